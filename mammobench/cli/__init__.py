@@ -1,0 +1,1 @@
+"""The ``mammobench`` command line (Typer)."""

@@ -1,0 +1,1 @@
+"""Data layer: readers, preprocessing, manifests, splits and label fractions."""

@@ -1,0 +1,45 @@
+"""Shared pytest configuration.
+
+- ``MAMMOBENCH_HOME`` points at a per-session temporary folder, so tests never touch the user's
+  cache.
+- ``MAMMOBENCH_REALDATA`` names a folder of real mammograms; tests marked ``realdata`` skip with
+  a clear reason when it is unset.
+- ``MAMMOBENCH_STRICT_PLUGINS=1`` makes the session fail at start when any installed plugin
+  fails to load (CI sets it).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if "MAMMOBENCH_HOME" not in os.environ:
+        home = Path(config.rootpath) / ".pytest-mammobench-home"
+        os.environ["MAMMOBENCH_HOME"] = str(home)
+    os.environ.setdefault("MAMMOBENCH_NUM_WORKERS", "0")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from mammobench.plugin_host import PluginHost, env_flag
+
+    if env_flag("MAMMOBENCH_STRICT_PLUGINS"):
+        host = PluginHost().load()
+        if host.failures:
+            lines = [f"{f.entry_point} ({f.distribution} {f.version}): {f.error}" for f in host.failures]
+            pytest.exit("plugins failed to load:\n" + "\n".join(lines), returncode=1)
+
+
+@pytest.fixture(scope="session")
+def realdata_dir() -> Path:
+    """The folder of real mammograms named by MAMMOBENCH_REALDATA; skips when unset."""
+    configured = os.environ.get("MAMMOBENCH_REALDATA")
+    if not configured:
+        pytest.skip("MAMMOBENCH_REALDATA is not set; point it at a folder of real mammograms")
+    path = Path(configured)
+    if not path.is_dir():
+        pytest.skip(f"MAMMOBENCH_REALDATA='{configured}' is not a folder")
+    return path

@@ -1,0 +1,3 @@
+"""A fake plugin whose import fails."""
+
+raise RuntimeError("this plugin is broken on purpose")
