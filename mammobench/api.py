@@ -27,6 +27,28 @@ _EXPORTS: dict[str, str] = {
     # locations
     "paths": "mammobench",
     "vocab": "mammobench",
+    # manifests
+    "Manifest": "mammobench.data.manifest",
+    "empty_boxes": "mammobench.data.manifest",
+    # helpers for dataset adapters
+    "check_values": "mammobench.data.tables",
+    "drop_missing_files": "mammobench.data.tables",
+    "first_existing": "mammobench.data.tables",
+    "image_level_labels": "mammobench.data.tables",
+    "invalid_value": "mammobench.data.tables",
+    "line_of": "mammobench.data.tables",
+    "read_csv_table": "mammobench.data.tables",
+    "require_columns": "mammobench.data.tables",
+    "require_file": "mammobench.data.tables",
+    "strip_prefix": "mammobench.data.tables",
+    "to_numbers": "mammobench.data.tables",
+    # patient-level splits and label fractions
+    "assign_split_from_folds": "mammobench.data.splits",
+    "carve_validation": "mammobench.data.splits",
+    "check_patient_disjoint": "mammobench.data.splits",
+    "stratified_patient_folds": "mammobench.data.splits",
+    "LabelSubset": "mammobench.data.fractions",
+    "sample_label_fraction": "mammobench.data.fractions",
 }
 
 __all__ = sorted(_EXPORTS)

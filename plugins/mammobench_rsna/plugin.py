@@ -1,0 +1,23 @@
+"""Registration of the RSNA Screening Mammography plugin. Imports nothing heavy: specs only."""
+
+from __future__ import annotations
+
+from mammobench.api import DatasetSpec, hookimpl
+
+
+@hookimpl
+def mammobench_register_datasets() -> list[DatasetSpec]:
+    return [
+        DatasetSpec(
+            name="rsna",
+            description="RSNA Screening Mammography (Kaggle 2023): 54,706 images of 11,913 "
+            "patients with cancer, biopsy and density labels; fixed patient-level folds.",
+            loader="mammobench_rsna.adapter:load",
+            homepage="https://www.kaggle.com/competitions/rsna-breast-cancer-detection",
+            license="Kaggle competition data terms of RSNA Screening Mammography Breast Cancer "
+            "Detection",
+            layouts=["kaggle-dicom", "mammoclip-png"],
+            root_env="MAMMOBENCH_RSNA_ROOT",
+            synthesizer="mammobench_rsna.synth:write_synthetic",
+        )
+    ]
