@@ -103,9 +103,7 @@ def sample_label_fraction(
     chosen: list[str] = []
     for stratum in sorted(strata.unique()):
         members = strata.index[strata == stratum].tolist()
-        quota = min(
-            len(members), max(math.floor(fraction * len(members) + 0.5), minimums.get(stratum, 0))
-        )
+        quota = _stratum_quota(len(members), fraction, minimums.get(stratum, 0))
         chosen.extend(order_by_rank(members, f"fraction:{seed}")[:quota])
 
     patient_ids = tuple(sorted(chosen))
@@ -150,6 +148,12 @@ def label_classes(images: pd.DataFrame, column: str) -> list[object]:
     if column == "density":
         return list(vocab.DENSITIES)
     return sorted(images[column].dropna().unique(), key=str)
+
+
+def _stratum_quota(size: int, fraction: float, minimum: int) -> int:
+    # Round half up, never below the class minimum, never above the stratum: this never
+    # decreases as the fraction grows, which is what keeps the subsets nested.
+    return min(size, max(math.floor(fraction * size + 0.5), minimum))
 
 
 def _strata_with_minimum(

@@ -89,7 +89,8 @@ def assign_split_from_folds(
 
     result = images.copy()
     result["fold"] = patient_ids.map(folds).astype(int).to_numpy()
-    result["split"] = ["test" if fold in set(test_folds) else "train" for fold in result["fold"]]
+    in_test = result["fold"].isin(list(test_folds))
+    result["split"] = in_test.map({True: "test", False: "train"})
     return result
 
 
@@ -105,7 +106,7 @@ def carve_validation(
     and leaving at least one in train. It is shared out over the strata of ``stratify_column``
     in proportion to their size (largest remainders first). Each stratum with two or more
     patients then gets at least one validation patient and keeps at least one in train, which can
-    add a patient or two to the total. Inside a stratum, patients are taken in SHA-256 order of
+    add up to one patient per stratum to the total. Inside a stratum, patients are taken in SHA-256 order of
     the seed and patient id, so the same seed always carves the same patients.
 
     Args:

@@ -159,8 +159,8 @@ def detect_layout(root: Path) -> str:
 def images_from_rows(rows: pd.DataFrame, path: Path, image_dir: str, suffix: str) -> pd.DataFrame:
     """Build the manifest image table from the rows of ``train.csv`` or ``train_folds.csv``.
 
-    The Kaggle data has no exam id; each patient has one screening exam in it, so the patient id
-    is also the ``exam_id``.
+    The Kaggle data has no exam id, so the patient id is also the ``exam_id``. NOTE: a patient
+    with images from two exams would count as one exam.
     """
     duplicated = rows["image_id"].duplicated()
     if duplicated.any():
@@ -178,7 +178,7 @@ def images_from_rows(rows: pd.DataFrame, path: Path, image_dir: str, suffix: str
         labels[column] = to_numbers(rows, column, path, allow_missing=False)
         _check_numbers(labels[column], rows, column, path, (0.0, 1.0))
     birads = to_numbers(rows, "BIRADS", path)
-    # Kaggle's BIRADS column uses 0 (recall), 1 (negative) and 2 (benign) only.
+    # Kaggle's BIRADS column takes only the values 0, 1 and 2 (or is empty).
     _check_numbers(birads, rows, "BIRADS", path, (0.0, 1.0, 2.0))
 
     patient_ids = rows["patient_id"].astype(str)

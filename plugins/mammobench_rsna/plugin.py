@@ -14,8 +14,8 @@ def mammobench_register_datasets() -> list[DatasetSpec]:
             "patients with cancer, biopsy and density labels; fixed patient-level folds.",
             loader="mammobench_rsna.adapter:load",
             homepage="https://www.kaggle.com/competitions/rsna-breast-cancer-detection",
-            license="Kaggle competition data terms of RSNA Screening Mammography Breast Cancer "
-            "Detection",
+            license="RSNA Screening Mammography data terms: non-commercial use only, including "
+            "research and education",
             layouts=["kaggle-dicom", "mammoclip-png"],
             root_env="MAMMOBENCH_RSNA_ROOT",
             synthesizer="mammobench_rsna.synth:write_synthetic",
