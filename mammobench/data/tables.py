@@ -19,6 +19,10 @@ from mammobench.errors import DataError
 
 logger = logging.getLogger(__name__)
 
+# Cell texts read as missing. Other NA spellings pandas knows ('NA', 'null', ...) stay text, so
+# they fail validation with their line instead of passing silently as unknown.
+MISSING_VALUES = ["", "nan", "NaN"]
+
 
 def require_file(path: Path, fix: str) -> Path:
     """Return ``path`` or raise :class:`DataError` saying it is missing and what to do."""
@@ -30,8 +34,8 @@ def require_file(path: Path, fix: str) -> Path:
 def read_csv_table(path: Path, required_columns: Sequence[str], fix: str) -> pd.DataFrame:
     """Read a CSV file with every column as text and check that the required columns exist.
 
-    Empty cells become NaN. Numeric columns are converted afterwards with :func:`to_numbers`, so
-    a bad number is reported with its column and line.
+    Empty cells and ``nan`` become NaN. Numeric columns are converted afterwards with
+    :func:`to_numbers`, so a bad number is reported with its column and line.
 
     Args:
         path (Path): The CSV file.
@@ -46,7 +50,7 @@ def read_csv_table(path: Path, required_columns: Sequence[str], fix: str) -> pd.
     """
     require_file(path, fix)
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=MISSING_VALUES)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise DataError(f"file '{path}' could not be read as CSV ({error}); {fix}") from error
 
