@@ -19,7 +19,7 @@ from mammobench.errors import DataError
 
 logger = logging.getLogger(__name__)
 
-# Cell texts read as missing. Other NA spellings pandas knows ('NA', 'null', ...) stay text, so
+# Cell texts read as missing. Other spellings that pandas reads as NA by default ('NA', 'null', ...) stay text, so
 # they fail validation with their line instead of passing silently as unknown.
 MISSING_VALUES = ["", "nan", "NaN"]
 
