@@ -19,8 +19,8 @@ from mammobench.errors import DataError
 
 logger = logging.getLogger(__name__)
 
-# Cell texts read as missing. Other spellings that pandas reads as NA by default ('NA', 'null', ...) stay text, so
-# they fail validation with their line instead of passing silently as unknown.
+# Cell texts read as missing. Other spellings that pandas reads as NA by default ('NA', 'null',
+# ...) stay text, so they fail validation with their line instead of passing as unknown.
 MISSING_VALUES = ["", "nan", "NaN"]
 
 
