@@ -49,6 +49,22 @@ _EXPORTS: dict[str, str] = {
     "stratified_patient_folds": "mammobench.data.splits",
     "LabelSubset": "mammobench.data.fractions",
     "sample_label_fraction": "mammobench.data.fractions",
+    # encoder contract and weights loading
+    "Encoder": "mammobench.encoders.base",
+    "EncoderInfo": "mammobench.encoders.base",
+    "EncoderOptions": "mammobench.encoders.base",
+    "FeatureInfo": "mammobench.encoders.base",
+    "InputContract": "mammobench.encoders.base",
+    "IMAGENET_MEAN": "mammobench.encoders.base",
+    "IMAGENET_STD": "mammobench.encoders.base",
+    "file_sha256": "mammobench.encoders.weights",
+    "load_checkpoint": "mammobench.encoders.weights",
+    "load_state_dict_strict": "mammobench.encoders.weights",
+    "require_weights_file": "mammobench.encoders.weights",
+    "revision_from_sha256": "mammobench.encoders.weights",
+    "select_prefix": "mammobench.encoders.weights",
+    "state_dict_sha256": "mammobench.encoders.weights",
+    "unwrap_state_dict": "mammobench.encoders.weights",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -18,8 +18,10 @@ network that fine-tuning and detection protocols update.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -27,8 +29,13 @@ from torch import nn
 from mammobench.errors import IncompatibleError
 from mammobench.specs import Capability
 
+logger = logging.getLogger(__name__)
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+# An image whose values span less than this is treated as constant by the input range check.
+_CONSTANT_SPAN = 1e-3
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,45 @@ class InputContract:
         std = torch.tensor(self.std, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
         return (expanded - mean) / std
 
+    def check_range(self, images: torch.Tensor) -> str | None:
+        """Describe why a batch of harness images looks wrong, or return None when it looks fine.
+
+        The check catches the classic cause of "every image gives the same output": images
+        scaled twice (all values near 0), left in 8- or 16-bit units (values far above 1),
+        normalised twice (negative values), or constant images.
+
+        Args:
+            images: A batch ``(B, 1, H, W)`` before :meth:`prepare`.
+
+        Returns:
+            A sentence naming the observed range and the likely cause, or None.
+        """
+        low, high = self.value_range
+        tolerance = 0.01 * (high - low)
+        values = images.detach().float()
+        if values.numel() == 0:
+            return None
+        if not torch.isfinite(values).all():
+            return "input images contain NaN or infinite values"
+
+        minimum = float(values.min())
+        maximum = float(values.max())
+        observed = f"observed range [{minimum:.4g}, {maximum:.4g}], expected [{low:g}, {high:g}]"
+        if maximum > high + tolerance:
+            return f"{observed}; images may still be in 8- or 16-bit units (divide by 255 or 65535)"
+        if minimum < low - tolerance:
+            return f"{observed}; images may already be normalised (normalisation is applied twice)"
+
+        spans = values.flatten(1).amax(dim=1) - values.flatten(1).amin(dim=1)
+        if bool((spans < _CONSTANT_SPAN * (high - low)).all()):
+            return (
+                f"{observed}; every image in the batch is constant, so every output will be the "
+                "same (check the reader's windowing or a scale applied twice)"
+            )
+        if maximum - low < 0.05 * (high - low):
+            return f"{observed}; all values are near {low:g}, the images may be scaled twice"
+        return None
+
 
 @dataclass(frozen=True)
 class FeatureInfo:
@@ -87,6 +133,23 @@ class EncoderInfo:
     revision: str  # weights checksum (SHA-256 prefix), or 'random-init' plus the init seed
     weights_path: str | None = None
     pretraining_datasets: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class EncoderOptions:
+    """What the user chose when building an encoder; passed to every encoder factory.
+
+    Attributes:
+        weights: A weights file given on the command line (``--weights``), or None for the
+            encoder's default source.
+        trust_pickle: Allow pickled checkpoints to run arbitrary code when loaded
+            (``--trust-pickle``). Without it, pickles load with ``torch.load(weights_only=True)``.
+        device: Torch device the built encoder is moved to, e.g. ``'cpu'`` or ``'cuda:0'``.
+    """
+
+    weights: Path | None = None
+    trust_pickle: bool = False
+    device: str = "cpu"
 
 
 class Encoder(nn.Module):
@@ -110,6 +173,7 @@ class Encoder(nn.Module):
             raise ValueError(f"encoder '{info.name}' declares 'global' but no embed_dim")
         if Capability.DENSE in self.capabilities and not self.feature_info:
             raise ValueError(f"encoder '{info.name}' declares 'dense' but no feature_info")
+        self._input_checked = False
 
     @property
     def name(self) -> str:
@@ -129,8 +193,24 @@ class Encoder(nn.Module):
                 f"encoder '{self.name}' lacks capability {', '.join(missing)} (it has: {have})"
             )
 
+    def check_input(self, images: torch.Tensor) -> str | None:
+        """Check a batch against the input contract and log a warning the first time only.
+
+        :meth:`prepare` calls this on its first batch, so every protocol gets the check.
+
+        Returns:
+            The problem found (see :meth:`InputContract.check_range`), or None.
+        """
+        problem = self.contract.check_range(images)
+        if problem is not None and not self._input_checked:
+            logger.warning("encoder '%s': %s", self.name, problem)
+        self._input_checked = True
+        return problem
+
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
         """Map harness images ``(B, 1, H, W)`` in ``[0, 1]`` to the network's input."""
+        if not self._input_checked:
+            self.check_input(images)
         return self.contract.prepare(images)
 
     def encode_image(self, inputs: torch.Tensor) -> torch.Tensor:
