@@ -1,0 +1,1 @@
+"""Encoders: the contract, weight loading, embedding extraction and caches."""

@@ -1,0 +1,1 @@
+"""Task objects: labels, splits and scoring of benchmark tasks."""
