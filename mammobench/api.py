@@ -65,6 +65,18 @@ _EXPORTS: dict[str, str] = {
     "select_prefix": "mammobench.encoders.weights",
     "state_dict_sha256": "mammobench.encoders.weights",
     "unwrap_state_dict": "mammobench.encoders.weights",
+    "strip_wrapper_prefixes": "mammobench.encoders.weights",
+    # image loading
+    "ImageDataset": "mammobench.data.loading",
+    "collate_images": "mammobench.data.loading",
+    # report text
+    "BreastDescription": "mammobench.text.reports",
+    "FindingDescription": "mammobench.text.reports",
+    "report_sentences": "mammobench.text.reports",
+    "write_report": "mammobench.text.reports",
+    "finding_sentences": "mammobench.text.reports",
+    "negative_sentences": "mammobench.text.reports",
+    "density_sentences": "mammobench.text.reports",
 }
 
 __all__ = sorted(_EXPORTS)
