@@ -37,6 +37,8 @@ SAFETENSORS_SUFFIX = ".safetensors"
 
 _HASH_CHUNK_BYTES = 1 << 20
 
+_DERIVED_SUFFIX = "num_batches_tracked"
+
 # torch.load(weights_only=True) names the class it rejected as "Unsupported global: GLOBAL x.Y".
 _UNSUPPORTED_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
 
@@ -154,7 +156,7 @@ def load_state_dict_strict(
 
     Raises:
         WeightsError: Keys are missing or unexpected, or shapes differ. The message gives the
-            counts and the first key of each kind.
+            counts and the first key of each kind. The module is unchanged in that case.
     """
     prefixes = tuple(ignore_prefixes)
     kept = {name: tensor for name, tensor in state_dict.items() if not name.startswith(prefixes)}
@@ -162,32 +164,22 @@ def load_state_dict_strict(
         logger.debug("weights '%s': ignored %d keys under %s", source, len(state_dict) - len(kept), prefixes)
 
     expected = module.state_dict()
+    # torch derives BatchNorm's num_batches_tracked when a checkpoint lacks it.
+    missing = [name for name in expected if name not in kept and not name.endswith(_DERIVED_SUFFIX)]
+    unexpected = [name for name in kept if name not in expected]
     mismatched = [
         (name, tuple(tensor.shape), tuple(expected[name].shape))
         for name, tensor in kept.items()
         if name in expected and tuple(tensor.shape) != tuple(expected[name].shape)
     ]
-    if mismatched:
-        name, found, wanted = mismatched[0]
-        raise WeightsError(
-            f"weights '{source}' do not match the network: {len(mismatched)} tensors have the "
-            f"wrong shape (first: '{name}' is {found} in the file, {wanted} in the network); "
-            "check that the file belongs to this architecture"
-        )
+    if missing or unexpected or mismatched:
+        raise WeightsError(f"weights '{source}' do not match the network: {_describe_mismatch(missing, unexpected, mismatched)}")
 
-    # torch fills in keys it can derive itself (e.g. BatchNorm's num_batches_tracked), so its
-    # own report of missing keys is the one to trust.
     result = module.load_state_dict(kept, strict=False)
-    missing = list(result.missing_keys)
-    unexpected = list(result.unexpected_keys)
-    if missing or unexpected:
-        first_missing = f"'{missing[0]}'" if missing else "none"
-        first_unexpected = f"'{unexpected[0]}'" if unexpected else "none"
+    if result.missing_keys or result.unexpected_keys:
         raise WeightsError(
-            f"weights '{source}' do not match the network: {len(missing)} missing keys (first: "
-            f"{first_missing}), {len(unexpected)} unexpected keys (first: {first_unexpected}); "
-            "check that the file belongs to this architecture and was saved from the image "
-            "encoder, not a wrapper around it"
+            f"weights '{source}' do not match the network: "
+            f"{_describe_mismatch(list(result.missing_keys), list(result.unexpected_keys), [])}"
         )
 
 
@@ -231,6 +223,27 @@ def require_weights_file(path: Path | None, *, encoder: str, expected: str, how_
     if path is not None and Path(path).is_file():
         return Path(path)
     raise WeightsError(f"encoder '{encoder}': weights not found; expected {expected}. {how_to_obtain}")
+
+
+def _describe_mismatch(
+    missing: list[str], unexpected: list[str], mismatched: list[tuple[str, tuple[int, ...], tuple[int, ...]]]
+) -> str:
+    first_missing = f"'{missing[0]}'" if missing else "none"
+    first_unexpected = f"'{unexpected[0]}'" if unexpected else "none"
+    text = (
+        f"{len(missing)} missing keys (first: {first_missing}), {len(unexpected)} unexpected keys "
+        f"(first: {first_unexpected})"
+    )
+    if mismatched:
+        name, found, wanted = mismatched[0]
+        text += (
+            f", {len(mismatched)} tensors with the wrong shape (first: '{name}' is {found} in the "
+            f"file, {wanted} in the network)"
+        )
+    return (
+        f"{text}; check that the file belongs to this architecture and was saved from the image "
+        "encoder, not a wrapper around it"
+    )
 
 
 def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:

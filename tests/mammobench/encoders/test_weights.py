@@ -106,7 +106,7 @@ def test_shape_mismatch_names_tensor():
     with pytest.raises(WeightsError) as caught:
         load_state_dict_strict(target, state_dict, source="ckpt.pt")
 
-    assert "'0.weight' is (8, 3, 3, 3) in the file, (4, 3, 3, 3) in the network" in str(caught.value)
+    assert "1 tensors with the wrong shape (first: '0.weight' is (8, 3, 3, 3) in the file, (4, 3, 3, 3) in the network)" in str(caught.value)
 
 
 def test_ignored_prefix_drops_head():
