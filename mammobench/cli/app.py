@@ -23,6 +23,9 @@ from mammobench.plugin_host import PluginHost, env_flag, get_host
 # optional dependency in one command does not break the others.
 _COMMAND_MODULES = (
     "mammobench.cli.info",
+    "mammobench.cli.check",
+    "mammobench.cli.embed",
+    "mammobench.cli.cache",
 )
 
 
