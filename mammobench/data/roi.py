@@ -17,8 +17,9 @@ The search runs on a block-averaged copy whose longer side is at most 512 pixels
    breast, which the opening cannot detach when it is wider than the disk. The trimming stops
    where a row reaches further in than the band's typical width, so the breast's tip stays.
 
-When no component qualifies, the region is the whole image and a warning is logged, so a crop
-is never empty and never only a label.
+An image without a dark background (its darker Otsu class at least a quarter as bright as the
+brighter one, or 90 % of it above the threshold) is already a breast crop and is kept whole. When no component qualifies, the region is the whole image and a warning is logged, so
+a crop is never empty and never only a label.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ logger = logging.getLogger(__name__)
 _SEARCH_SIZE = 512
 # Threshold position between the background and tissue levels.
 _THRESHOLD_FRACTION = 0.10
+# The image has no dark background, and is kept whole, when its darker Otsu class is at least
+# this bright relative to the brighter one, or when this fraction of it is foreground.
+_DARK_BACKGROUND_RATIO = 0.25
+_FULL_FRAME_FRACTION = 0.9
 # Opening disk radius as a fraction of the longer side of the search copy.
 _OPENING_FRACTION = 0.01
 # Components below this fraction of the image area are text, markers or noise.
@@ -91,7 +96,13 @@ def find_breast_region(image: np.ndarray) -> BreastRegion:
     factor = max(1, math.ceil(max(height, width) / _SEARCH_SIZE))
     small = _block_mean(image, factor)
 
-    mask = small > _background_threshold(small)
+    threshold, background, tissue = _intensity_levels(small)
+    mask = small > threshold
+    if background >= _DARK_BACKGROUND_RATIO * tissue or mask.mean() >= _FULL_FRAME_FRACTION:
+        # No dark background to speak of: the image is already a breast crop.
+        side, confident = _chest_wall_side(mask, (0, 0, mask.shape[1], mask.shape[0]))
+        return BreastRegion((0, 0, width, height), True, side, confident)
+
     radius = max(1, round(_OPENING_FRACTION * max(small.shape)))
     disk = _disk(radius)
     opened = ndimage.binary_opening(mask, structure=disk)
@@ -130,13 +141,14 @@ def _block_mean(image: np.ndarray, factor: int) -> np.ndarray:
     return blocks.mean(axis=(1, 3))
 
 
-def _background_threshold(small: np.ndarray) -> float:
+def _intensity_levels(small: np.ndarray) -> tuple[float, float, float]:
+    """Return (threshold, background level, tissue level) around Otsu's threshold."""
     otsu = _otsu_threshold(small)
     below = small[small <= otsu]
     above = small[small > otsu]
     background = float(np.median(below)) if below.size else 0.0
     tissue = float(np.median(above)) if above.size else otsu
-    return background + _THRESHOLD_FRACTION * (tissue - background)
+    return background + _THRESHOLD_FRACTION * (tissue - background), background, tissue
 
 
 def _otsu_threshold(values: np.ndarray, bins: int = 256) -> float:

@@ -3,7 +3,9 @@
 The steps follow DICOM PS3.4 Annex N (grayscale pipeline), each applied exactly once:
 
 1. **Stored values** decoded by pydicom (JPEG 2000, JPEG-LS and RLE through the pylibjpeg
-   plugins), checked against BitsStored and PixelRepresentation.
+   plugins), checked against BitsStored and PixelRepresentation. pydicom already discards the
+   unused high bits of native and RLE data, so the check catches compressed codestreams whose
+   precision exceeds BitsStored, i.e. a wrong BitsStored tag.
 2. **Modality LUT**: the Modality LUT Sequence if present, else RescaleSlope/RescaleIntercept,
    else the identity (pydicom's ``apply_modality_lut``).
 3. **VOI**, producing values in [0, 1]:
