@@ -77,6 +77,18 @@ _EXPORTS: dict[str, str] = {
     "finding_sentences": "mammobench.text.reports",
     "negative_sentences": "mammobench.text.reports",
     "density_sentences": "mammobench.text.reports",
+    # synthetic data generator, for dataset plugins' layout writers
+    "GENERATOR_VERSION": "mammobench.synth.config",
+    "SynthConfig": "mammobench.synth.config",
+    "SCREENING_IMAGES": "mammobench.synth.exam",
+    "ImageRecord": "mammobench.synth.exam",
+    "ImageSlot": "mammobench.synth.exam",
+    "PatientPlan": "mammobench.synth.exam",
+    "PatientRecord": "mammobench.synth.exam",
+    "dicom_uid": "mammobench.synth.dicom",
+    "generate_patients": "mammobench.synth.runner",
+    "write_reports_table": "mammobench.synth.runner",
+    "write_synthetic_marker": "mammobench.synth.runner",
 }
 
 __all__ = sorted(_EXPORTS)
