@@ -1,0 +1,1 @@
+"""Result records, run provenance and the results folder that sweeps resume from."""
