@@ -77,6 +77,14 @@ _EXPORTS: dict[str, str] = {
     "finding_sentences": "mammobench.text.reports",
     "negative_sentences": "mammobench.text.reports",
     "density_sentences": "mammobench.text.reports",
+    # task objects and default prompts
+    "Task": "mammobench.tasks.base",
+    "ClassificationTask": "mammobench.tasks.base",
+    "DetectionTask": "mammobench.tasks.base",
+    "FactorTask": "mammobench.tasks.base",
+    "binary_prompts": "mammobench.tasks.prompts",
+    "abnormal_prompts": "mammobench.tasks.prompts",
+    "density_prompts": "mammobench.tasks.prompts",
     # synthetic data generator, for dataset plugins' layout writers
     "GENERATOR_VERSION": "mammobench.synth.config",
     "SynthConfig": "mammobench.synth.config",

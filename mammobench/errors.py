@@ -41,7 +41,10 @@ class UnknownNameError(MammobenchError):
         message = f"unknown {kind} '{name}'"
         if suggestions:
             message += "; did you mean " + " or ".join(f"'{s}'" for s in suggestions) + "?"
-        message += f" Run 'mammobench list {kind}s' to see every registered {kind}."
+        if kind in ("encoder", "task", "dataset"):
+            message += f" Run 'mammobench list {kind}s' to see every registered {kind}."
+        else:
+            message += f" Known {kind}s: {', '.join(known)}."
         super().__init__(message)
 
 

@@ -26,6 +26,8 @@ _COMMAND_MODULES = (
     "mammobench.cli.check",
     "mammobench.cli.embed",
     "mammobench.cli.cache",
+    "mammobench.cli.data",
+    "mammobench.cli.run",
 )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from mammobench.api import DatasetSpec, hookimpl
+from mammobench.api import Capability, DatasetSpec, TaskSpec, hookimpl
+
+_CLASSIFICATION_PROTOCOLS = ["linear-probe", "finetune", "zero-shot"]
 
 
 @hookimpl
@@ -18,4 +20,34 @@ def mammobench_register_datasets() -> list[DatasetSpec]:
             layouts=["mini-mias-pgm"],
             root_env="MAMMOBENCH_MIAS_ROOT",
         )
+    ]
+
+
+@hookimpl
+def mammobench_register_tasks() -> list[TaskSpec]:
+    return [
+        TaskSpec(
+            name="mias-abnormal",
+            description="Normal versus abnormal on real mini-MIAS mammograms (AUC).",
+            loader="mammobench_mias.tasks:abnormal",
+            version="1",
+            dataset="mias",
+            kind="classification",
+            capabilities=[Capability.GLOBAL],
+            protocols=_CLASSIFICATION_PROTOCOLS,
+            main_metric="auc",
+            metrics=["auc"],
+        ),
+        TaskSpec(
+            name="mias-malignant",
+            description="Benign versus malignant among abnormal mini-MIAS mammograms (AUC).",
+            loader="mammobench_mias.tasks:malignant",
+            version="1",
+            dataset="mias",
+            kind="classification",
+            capabilities=[Capability.GLOBAL],
+            protocols=_CLASSIFICATION_PROTOCOLS,
+            main_metric="auc",
+            metrics=["auc"],
+        ),
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mammobench.api import DatasetSpec, hookimpl
+from mammobench.api import Capability, DatasetSpec, TaskSpec, hookimpl
 
 
 @hookimpl
@@ -19,5 +19,24 @@ def mammobench_register_datasets() -> list[DatasetSpec]:
             layouts=["kaggle-dicom", "mammoclip-png"],
             root_env="MAMMOBENCH_RSNA_ROOT",
             synthesizer="mammobench_rsna.synth:write_synthetic",
+        )
+    ]
+
+
+@hookimpl
+def mammobench_register_tasks() -> list[TaskSpec]:
+    return [
+        TaskSpec(
+            name="rsna-cancer",
+            description="Breast-level cancer on RSNA Screening Mammography, image predictions "
+            "averaged per breast (AUC).",
+            loader="mammobench_rsna.tasks:cancer",
+            version="1",
+            dataset="rsna",
+            kind="classification",
+            capabilities=[Capability.GLOBAL],
+            protocols=["linear-probe", "finetune", "zero-shot"],
+            main_metric="auc",
+            metrics=["auc"],
         )
     ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from mammobench.api import DatasetSpec, hookimpl
+from mammobench.api import Capability, DatasetSpec, TaskSpec, hookimpl
+
+_CLASSIFICATION_PROTOCOLS = ["linear-probe", "finetune", "zero-shot"]
 
 
 @hookimpl
@@ -19,4 +21,47 @@ def mammobench_register_datasets() -> list[DatasetSpec]:
             root_env="MAMMOBENCH_VINDR_ROOT",
             synthesizer="mammobench_vindr.synth:write_synthetic",
         )
+    ]
+
+
+@hookimpl
+def mammobench_register_tasks() -> list[TaskSpec]:
+    return [
+        TaskSpec(
+            name="vindr-mass",
+            description="Image-level presence of a mass on VinDr-Mammo (AUC).",
+            loader="mammobench_vindr.tasks:mass",
+            version="1",
+            dataset="vindr",
+            kind="classification",
+            capabilities=[Capability.GLOBAL],
+            protocols=_CLASSIFICATION_PROTOCOLS,
+            main_metric="auc",
+            metrics=["auc"],
+        ),
+        TaskSpec(
+            name="vindr-calc",
+            description="Image-level presence of a suspicious calcification on VinDr-Mammo (AUC).",
+            loader="mammobench_vindr.tasks:calcification",
+            version="1",
+            dataset="vindr",
+            kind="classification",
+            capabilities=[Capability.GLOBAL],
+            protocols=_CLASSIFICATION_PROTOCOLS,
+            main_metric="auc",
+            metrics=["auc"],
+        ),
+        TaskSpec(
+            name="vindr-density",
+            description="Four-class BI-RADS density A-D on VinDr-Mammo (accuracy, macro-F1, "
+            "balanced accuracy).",
+            loader="mammobench_vindr.tasks:density",
+            version="1",
+            dataset="vindr",
+            kind="classification",
+            capabilities=[Capability.GLOBAL],
+            protocols=_CLASSIFICATION_PROTOCOLS,
+            main_metric="accuracy",
+            metrics=["accuracy", "macro_f1", "balanced_accuracy"],
+        ),
     ]

@@ -1,0 +1,433 @@
+"""Run every cell of one (encoder, task, protocol) over label fractions and seeds.
+
+This is the engine behind ``mammobench run``; sweeps call it once per (encoder, task,
+protocol). Steps:
+
+1. Resolve the task, the protocol and the encoder spec; an encoder that lacks a capability the
+   task or protocol needs gets ``incompatible`` records instead of a crash.
+2. Load the dataset (the default synthetic one when no data root is configured) and let the task
+   select its images and make patient-level train, validation and test splits.
+3. Build the encoder and skip cells that already have a final record (``--overwrite``).
+4. Run the protocol's shared work once, then each cell: sample the label fraction for the seed,
+   train, select on validation, predict the test split, and score it with patient-bootstrap
+   intervals. A failing cell records its error and the other cells still run.
+5. Write one cell file (records plus per-image predictions) atomically per cell.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mammobench import paths
+from mammobench.data.fractions import LabelSubset, sample_label_fraction
+from mammobench.data.manifest import Manifest
+from mammobench.data.roots import load_dataset
+from mammobench.encoders.base import Encoder
+from mammobench.encoders.registry import build_encoder, check_compatible, resolve_device
+from mammobench.errors import ConfigError, MammobenchError
+from mammobench.plugin_host import PluginHost, get_host
+from mammobench.progress import LoggingReporter, ProgressReporter
+from mammobench.protocols import get_protocol
+from mammobench.protocols.base import CellResult, Protocol, ProtocolContext, RunSettings
+from mammobench.results.provenance import collect_run_header, finish_run_header
+from mammobench.results.records import CellKey, RecordStatus, ResultRecord, RunHeader
+from mammobench.results.store import OverwritePolicy, ResultStore
+from mammobench.specs import TaskSpec
+from mammobench.tasks.base import ClassificationTask, Task, build_task
+from mammobench.tasks.evaluation import ScoredMetric, evaluate_classification
+
+logger = logging.getLogger(__name__)
+
+# Encoder revision recorded for cells whose encoder was never built (incompatible cells).
+UNBUILT_REVISION = "not-built"
+
+
+@dataclass
+class RunRequest:
+    """What to run: one encoder on one task with one protocol, over fractions and seeds."""
+
+    model: str
+    task: str
+    protocol: str | None = None
+    fractions: tuple[float, ...] = (1.0,)
+    seeds: tuple[int, ...] = (0,)
+    data_root: Path | None = None
+    results: Path | None = None
+    weights: Path | None = None
+    trust_pickle: bool = False
+    overwrite: OverwritePolicy = OverwritePolicy.ONLY_MISSING
+    settings: RunSettings = field(default_factory=RunSettings)
+
+    def config(self) -> dict[str, Any]:
+        """The resolved configuration, JSON-compatible, as stored in the run header."""
+        values = asdict(self)
+        values["settings"] = asdict(self.settings)
+        return values
+
+
+@dataclass
+class CellSummary:
+    """Outcome of one cell, for the table the CLI prints."""
+
+    fraction: float
+    seed: int
+    status: str
+    value: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n_train_patients: int | None = None
+    message: str | None = None
+    reused: bool = False
+
+
+@dataclass
+class RunSummary:
+    """Everything a caller needs to report a run."""
+
+    task: TaskSpec
+    protocol: str
+    encoder: str
+    encoder_revision: str
+    main_metric: str
+    results_dir: Path
+    run_id: str
+    dataset: str
+    data_source: str
+    synthetic: bool
+    cells: list[CellSummary] = field(default_factory=list)
+    records: list[ResultRecord] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for cell in self.cells if cell.status == RecordStatus.ERROR.value)
+
+
+def run_benchmark(
+    request: RunRequest,
+    *,
+    reporter: ProgressReporter | None = None,
+    host: PluginHost | None = None,
+    command_line: Sequence[str] | None = None,
+) -> RunSummary:
+    """Run every cell of ``request`` and write its records; see the module docstring."""
+    started = time.perf_counter()
+    reporter = reporter or LoggingReporter()
+    host = host or get_host()
+    task_spec = host.task(request.task)
+    protocol_name = request.protocol or task_spec.default_protocol
+    if protocol_name not in task_spec.protocols:
+        raise ConfigError(
+            f"task '{task_spec.name}' does not support protocol '{protocol_name}'; choose one of: "
+            f"{', '.join(task_spec.protocols)}"
+        )
+    protocol = get_protocol(protocol_name)
+    encoder_spec, _ = host.encoder(request.model)
+    _check_fractions(request.fractions)
+    settings = request.settings
+    settings.device = resolve_device(settings.device)
+
+    results_dir = Path(request.results) if request.results else paths.results_dir()
+    store = ResultStore(results_dir)
+    header = collect_run_header(request.config(), seeds=request.seeds, device=settings.device, command_line=command_line)
+    store.write_run_header(header)
+
+    needed = set(task_spec.capabilities) | set(protocol.capabilities)
+    incompatible = check_compatible(encoder_spec, needed)
+
+    manifest = load_dataset(task_spec.dataset, request.data_root)
+    task = build_task(task_spec)
+    manifest = task.prepare(manifest)
+    logger.info("task '%s': %s", task_spec.name, manifest.summary())
+
+    summary = RunSummary(
+        task=task_spec,
+        protocol=protocol_name,
+        encoder=request.model,
+        encoder_revision=UNBUILT_REVISION,
+        main_metric=task_spec.main_metric,
+        results_dir=results_dir,
+        run_id=header.run_id,
+        dataset=manifest.dataset,
+        data_source=manifest.source or str(manifest.root),
+        synthetic=manifest.synthetic,
+    )
+    cells = _cell_grid(request, protocol)
+
+    if incompatible is None:
+        encoder = build_encoder(
+            request.model, weights=request.weights, trust_pickle=request.trust_pickle, device=settings.device
+        )
+        incompatible = check_compatible(encoder, needed)
+        summary.encoder_revision = encoder.info.revision
+    if incompatible is not None:
+        for fraction, seed in cells:
+            records = _status_records(
+                summary, task_spec, protocol_name, fraction, seed, RecordStatus.INCOMPATIBLE, reason=incompatible
+            )
+            store.write_cell(records, None, header)
+            summary.records.extend(records)
+            summary.cells.append(CellSummary(fraction, seed, RecordStatus.INCOMPATIBLE.value, message=incompatible))
+        _finish(store, header, summary, started)
+        return summary
+
+    pending = []
+    for fraction, seed in cells:
+        key = _cell_key(summary, task_spec, protocol_name, fraction, seed)
+        if store.should_run(key.cell_id, request.overwrite):
+            pending.append((fraction, seed))
+        else:
+            summary.cells.append(_reused_summary(store, key, task_spec.main_metric))
+            logger.info("cell fraction=%g seed=%d already has results; skipping", fraction, seed)
+
+    if pending:
+        context = ProtocolContext(encoder=encoder, task=task, manifest=manifest, settings=settings, reporter=reporter)
+        protocol.setup(context)
+        with reporter.step(f"Running {len(pending)} cell(s)", len(pending)) as handle:
+            for fraction, seed in pending:
+                cell = _run_cell(context, protocol, summary, store, header, fraction, seed)
+                summary.cells.append(cell)
+                handle.advance()
+
+    summary.cells.sort(key=lambda cell: (cell.fraction, cell.seed))
+    _finish(store, header, summary, started)
+    return summary
+
+
+# -------------------------------------------------------------------------------------------------
+# Cells
+# -------------------------------------------------------------------------------------------------
+
+
+def _run_cell(
+    context: ProtocolContext,
+    protocol: Protocol,
+    summary: RunSummary,
+    store: ResultStore,
+    header: RunHeader,
+    fraction: float,
+    seed: int,
+) -> CellSummary:
+    task = context.task
+    spec = task.spec
+    assert spec is not None
+    subset = _subset(context.manifest, task, fraction, seed, protocol)
+
+    if not subset.valid:
+        records = _status_records(
+            summary, spec, protocol.name, fraction, seed, RecordStatus.INVALID, reason=subset.reason, subset=subset
+        )
+        store.write_cell(records, None, header)
+        summary.records.extend(records)
+        logger.warning("cell fraction=%g seed=%d is invalid: %s", fraction, seed, subset.reason)
+        return CellSummary(fraction, seed, RecordStatus.INVALID.value, message=subset.reason)
+
+    try:
+        result = protocol.run_cell(context, subset)
+        scored = _score(task, result, context.settings, seed)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as error:  # one failing cell never stops the others
+        message = f"{type(error).__name__}: {error}"
+        logger.error("cell fraction=%g seed=%d failed: %s", fraction, seed, message)
+        logger.debug("".join(traceback.format_exception(error)))
+        records = _status_records(
+            summary, spec, protocol.name, fraction, seed, RecordStatus.ERROR, error=message, subset=subset
+        )
+        store.write_cell(records, None, header)
+        summary.records.extend(records)
+        return CellSummary(fraction, seed, RecordStatus.ERROR.value, message=message)
+
+    records = _ok_records(summary, spec, protocol.name, fraction, seed, subset, result, scored)
+    details = {**result.details, "failed_images": result.failed_images, "validation": result.validation}
+    store.write_cell(records, result.predictions, header, details=details)
+    summary.records.extend(records)
+    main = next((s for s in scored if s.name == spec.main_metric), scored[0])
+    return CellSummary(
+        fraction,
+        seed,
+        RecordStatus.OK.value,
+        value=_finite_or_none(main.estimate.value.value),
+        ci_low=_finite_or_none(main.estimate.ci.low),
+        ci_high=_finite_or_none(main.estimate.ci.high),
+        n_train_patients=subset.n_patients,
+        message=main.estimate.value.reason,
+    )
+
+
+def _subset(manifest: Manifest, task: Task, fraction: float, seed: int, protocol: Protocol) -> LabelSubset:
+    if not protocol.uses_labels:
+        # Zero-shot uses no training labels: an empty, valid subset at fraction 0.
+        return LabelSubset(
+            fraction=0.0, seed=seed, image_ids=(), patient_ids=(), subset_hash="no-labels",
+            valid=True, reason="", n_images=0, n_patients=0,
+        )
+    return sample_label_fraction(manifest, fraction, seed, task.stratify)
+
+
+def _score(task: Task, result: CellResult, settings: RunSettings, seed: int) -> list[ScoredMetric]:
+    if result.metrics is not None:
+        return result.metrics
+    if isinstance(task, ClassificationTask):
+        return evaluate_classification(task, result.predictions, n_bootstrap=settings.n_bootstrap, seed=seed)
+    raise MammobenchError(f"task '{task.name}': the protocol returned predictions but no metrics")
+
+
+def _cell_grid(request: RunRequest, protocol: Protocol) -> list[tuple[float, int]]:
+    if not protocol.uses_labels:
+        return [(0.0, 0)]
+    return [(float(fraction), int(seed)) for fraction in request.fractions for seed in request.seeds]
+
+
+def _check_fractions(fractions: Sequence[float]) -> None:
+    if not fractions:
+        raise ConfigError("no label fractions given; pass --fractions such as 0.1,0.5,1.0")
+    for fraction in fractions:
+        if not 0.0 < fraction <= 1.0:
+            raise ConfigError(f"label fraction {fraction} is invalid; use values in (0, 1]")
+
+
+# -------------------------------------------------------------------------------------------------
+# Records
+# -------------------------------------------------------------------------------------------------
+
+
+def _cell_key(summary: RunSummary, spec: TaskSpec, protocol: str, fraction: float, seed: int) -> CellKey:
+    return CellKey(
+        encoder=summary.encoder,
+        encoder_revision=summary.encoder_revision,
+        task=spec.name,
+        task_version=spec.version,
+        protocol=protocol,
+        fraction=fraction,
+        seed=seed,
+    )
+
+
+def _common(summary: RunSummary, spec: TaskSpec, protocol: str, fraction: float, seed: int) -> dict[str, Any]:
+    return {
+        **_cell_key(summary, spec, protocol, fraction, seed).model_dump(),
+        "run_id": summary.run_id,
+        "synthetic": summary.synthetic,
+        "dataset": summary.dataset,
+        "data_source": "synthetic" if summary.synthetic else summary.data_source,
+    }
+
+
+def _status_records(
+    summary: RunSummary,
+    spec: TaskSpec,
+    protocol: str,
+    fraction: float,
+    seed: int,
+    status: RecordStatus,
+    *,
+    reason: str | None = None,
+    error: str | None = None,
+    subset: LabelSubset | None = None,
+) -> list[ResultRecord]:
+    metrics = spec.metrics or [spec.main_metric]
+    return [
+        ResultRecord(
+            **_common(summary, spec, protocol, fraction, seed),
+            split="test",
+            metric=metric,
+            status=status,
+            reason=reason,
+            error=error,
+            n_train=subset.n_images if subset else None,
+            n_train_patients=subset.n_patients if subset else None,
+            subset_hash=subset.subset_hash if subset else None,
+        )
+        for metric in metrics
+    ]
+
+
+def _ok_records(
+    summary: RunSummary,
+    spec: TaskSpec,
+    protocol: str,
+    fraction: float,
+    seed: int,
+    subset: LabelSubset,
+    result: CellResult,
+    scored: list[ScoredMetric],
+) -> list[ResultRecord]:
+    common = _common(summary, spec, protocol, fraction, seed)
+    shared = {
+        "n_train": subset.n_images,
+        "n_train_patients": subset.n_patients,
+        "subset_hash": subset.subset_hash,
+        "cache_key": result.cache_key,
+    }
+    records = []
+    for metric in scored:
+        estimate = metric.estimate
+        ci_defined = estimate.ci.defined
+        records.append(
+            ResultRecord(
+                **common,
+                **shared,
+                split="test",
+                metric=metric.name,
+                value=estimate.value.value,
+                ci_low=estimate.ci.low if ci_defined else None,
+                ci_high=estimate.ci.high if ci_defined else None,
+                ci_level=estimate.ci.confidence,
+                ci_method=estimate.ci.method,
+                n_bootstrap=estimate.ci.n_used,
+                status=RecordStatus.OK,
+                reason=estimate.value.reason or (None if ci_defined or not estimate.value.defined else estimate.ci.reason),
+                n_eval=metric.n_eval,
+                n_eval_patients=metric.n_eval_patients,
+            )
+        )
+    if result.validation is not None:
+        records.append(
+            ResultRecord(
+                **common,
+                **shared,
+                split="val",
+                metric=spec.main_metric,
+                value=result.validation,
+                status=RecordStatus.OK,
+            )
+        )
+    return records
+
+
+def _reused_summary(store: ResultStore, key: CellKey, main_metric: str) -> CellSummary:
+    stored = store.read_cell(key.cell_id)
+    assert stored is not None
+    record = next(
+        (r for r in stored.records if r.metric == main_metric and r.split == "test"), stored.records[0]
+    )
+    return CellSummary(
+        fraction=key.fraction,
+        seed=key.seed,
+        status=record.status.value,
+        value=record.value,
+        ci_low=record.ci_low,
+        ci_high=record.ci_high,
+        n_train_patients=record.n_train_patients,
+        message=record.reason or record.error,
+        reused=True,
+    )
+
+
+def _finish(store: ResultStore, header: RunHeader, summary: RunSummary, started: float) -> None:
+    store.write_run_header(finish_run_header(header))
+    summary.elapsed_s = time.perf_counter() - started
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
