@@ -85,6 +85,9 @@ _EXPORTS: dict[str, str] = {
     "binary_prompts": "mammobench.tasks.prompts",
     "abnormal_prompts": "mammobench.tasks.prompts",
     "density_prompts": "mammobench.tasks.prompts",
+    # data roots and the synthetic default
+    "load_dataset": "mammobench.data.roots",
+    "is_synthetic": "mammobench.data.roots",
     # synthetic data generator, for dataset plugins' layout writers
     "GENERATOR_VERSION": "mammobench.synth.config",
     "SynthConfig": "mammobench.synth.config",
@@ -97,6 +100,33 @@ _EXPORTS: dict[str, str] = {
     "generate_patients": "mammobench.synth.runner",
     "write_reports_table": "mammobench.synth.runner",
     "write_synthetic_marker": "mammobench.synth.runner",
+    # metrics: values that are NaN with a reason when undefined, and patient-bootstrap CIs
+    "MetricValue": "mammobench.metrics.value",
+    "MetricInputError": "mammobench.metrics.value",
+    "auc": "mammobench.metrics.classification",
+    "accuracy": "mammobench.metrics.classification",
+    "macro_f1": "mammobench.metrics.classification",
+    "balanced_accuracy": "mammobench.metrics.classification",
+    "breast_level": "mammobench.metrics.classification",
+    "BootstrapCI": "mammobench.metrics.bootstrap",
+    "MetricEstimate": "mammobench.metrics.bootstrap",
+    "bootstrap_mean": "mammobench.metrics.bootstrap",
+    "bootstrap_metric": "mammobench.metrics.bootstrap",
+    "cluster_bootstrap": "mammobench.metrics.bootstrap",
+    "paired_bootstrap_metric": "mammobench.metrics.bootstrap",
+    "per_resample": "mammobench.metrics.bootstrap",
+    "DetectionEvaluation": "mammobench.metrics.detection",
+    "evaluate_detection": "mammobench.metrics.detection",
+    "FROCEvaluation": "mammobench.metrics.froc",
+    "evaluate_froc": "mammobench.metrics.froc",
+    "heatmap_to_boxes": "mammobench.metrics.localization",
+    "hit_rate": "mammobench.metrics.localization",
+    "iou_hits": "mammobench.metrics.localization",
+    "pointing_game": "mammobench.metrics.localization",
+    # result records
+    "CellKey": "mammobench.results.records",
+    "RecordStatus": "mammobench.results.records",
+    "ResultRecord": "mammobench.results.records",
 }
 
 __all__ = sorted(_EXPORTS)
