@@ -27,6 +27,7 @@ _COMMAND_MODULES = (
     "mammobench.cli.embed",
     "mammobench.cli.cache",
     "mammobench.cli.data",
+    "mammobench.cli.data_synth",
     "mammobench.cli.run",
 )
 

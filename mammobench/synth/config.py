@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mammobench.errors import ConfigError
 
@@ -169,8 +169,11 @@ class SynthConfig(BaseModel):
         settings = {**LAYOUT_DEFAULTS[layout], **overrides}
         try:
             return cls(**settings)
-        except ValueError as error:
-            raise ConfigError(f"invalid synthetic data settings: {error}") from error
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}" for item in error.errors()
+            )
+            raise ConfigError(f"invalid synthetic data settings: {problems}") from error
 
 
 def parse_size(text: str) -> tuple[int, int]:

@@ -54,7 +54,7 @@ def generate_patients(
     """
     total = len(plans)
     workers = default_workers() if workers is None else max(1, int(workers))
-    logger.info("generating %d synthetic patients in '%s' with %d worker(s)", total, root, workers)
+    logger.debug("generating %d synthetic patients in '%s' with %d worker(s)", total, root, workers)
 
     records: list[PatientRecord] = []
     if workers == 1 or total <= 1:
