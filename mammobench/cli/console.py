@@ -8,8 +8,12 @@ from typing import Any
 
 from rich.console import Console
 
-console = Console(highlight=False)
-error_console = Console(stderr=True, highlight=False)
+# Without a terminal (pipes, CI logs) rich would wrap tables at 80 columns; 120 keeps result
+# tables on one line per row.
+_WIDTH = None if sys.stdout.isatty() else 120
+
+console = Console(highlight=False, width=_WIDTH)
+error_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 120)
 
 
 def print_json(payload: Any) -> None:

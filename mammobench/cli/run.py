@@ -92,9 +92,9 @@ def print_summary(summary) -> None:
         f"· {source}"
     )
     table = Table(title=title, title_justify="left")
-    table.add_column("label fraction", justify="right")
+    table.add_column("fraction", justify="right")
     table.add_column("train patients", justify="right")
-    table.add_column(f"{summary.main_metric} (mean ± sd over seeds)", justify="right")
+    table.add_column(f"{summary.main_metric} mean ± sd", justify="right")
     table.add_column("seeds", justify="right")
     table.add_column("95% CI", justify="right")
     table.add_column("status")
@@ -112,6 +112,8 @@ def print_summary(summary) -> None:
             _status(cells),
         )
     console.print(table)
+    if any(sum(1 for c in summary.cells if c.fraction == f and c.ci_low is not None) > 1 for f in {c.fraction for c in summary.cells}):
+        console.print("* mean of the per-seed 95% CIs (patient bootstrap); sd is over seeds.")
 
     for cell in summary.cells:
         if cell.status != "ok" and cell.message:
@@ -188,7 +190,7 @@ def _interval(cells) -> str:
     low = sum(b[0] for b in bounds) / len(bounds)
     high = sum(b[1] for b in bounds) / len(bounds)
     text = f"[{low:.3f}, {high:.3f}]"
-    return text if len(bounds) == 1 else f"{text} (mean of {len(bounds)} seeds)"
+    return text if len(bounds) == 1 else f"{text}*"
 
 
 def _status(cells) -> str:
