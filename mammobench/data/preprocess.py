@@ -4,7 +4,8 @@ One call turns reader output (float32 in [0, 1], bright = dense tissue) into a m
 image and the :class:`~mammobench.data.transforms.BoxTransform` that maps boxes the same way:
 
 1. Crop to the breast found by :func:`~mammobench.data.roi.find_breast_region` (the whole image
-   when no breast is found, with a logged warning).
+   when no breast is found, with a logged warning), and set pixels inside the crop but away
+   from the breast, such as a label beside the axilla, to 0.
 2. Flip horizontally when needed so that the chest wall faces ``canonical_side``. Which side
    the chest wall faces now is read from the breast's shape when that is clear; otherwise
    from the laterality (``L``: chest wall at the image's left edge, ``R``: at its right edge,
@@ -84,6 +85,13 @@ def preprocess(
         flip=side != canonical_side,
         output_size=profile.size,
     )
+    keep = region.keep_mask()
+    if keep is not None and not keep.all():
+        # Blank labels and markers that sit inside the breast's bounding box, away from the
+        # breast. The background of a cropped mammogram is dark, so 0 is the fill value.
+        x0, y0, x1, y1 = region.box
+        image = image.copy()
+        image[y0:y1, x0:x1][~keep] = 0.0
     return apply_transform(image, transform), transform
 
 

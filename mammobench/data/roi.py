@@ -16,6 +16,8 @@ The search runs on a block-averaged copy whose longer side is at most 512 pixels
    left or right (top or bottom) image edge are trimmed: that is a film edge glow joined to the
    breast, which the opening cannot detach when it is wider than the disk. The trimming stops
    where a row reaches further in than the band's typical width, so the breast's tip stays.
+6. Pixels inside the box but farther than three opening radii from the breast (a label next to
+   the nipple or the axilla) are marked for blanking, see :meth:`BreastRegion.keep_mask`.
 
 An image without a dark background (its darker Otsu class at least a quarter as bright as the
 brighter one, or 90 % of it above the threshold) is already a breast crop and is kept whole. When no component qualifies, the region is the whole image and a warning is logged, so
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
@@ -53,6 +55,8 @@ _STRIP_ELONGATION = 4.0
 # Label plate test: fills this much of its bounding box and covers less than this area fraction.
 _PLATE_EXTENT = 0.9
 _PLATE_MAX_FRACTION = 0.15
+# Pixels farther from the breast than this many opening radii are background inside the crop.
+_KEEP_MARGIN_FACTOR = 3
 # Film edge bands joined to the breast lie within this fraction of the image side from its edge.
 _BORDER_BAND_FRACTION = 0.08
 # Chest-wall test: band width as a fraction of the breast's width, and the coverage difference
@@ -74,6 +78,9 @@ class BreastRegion:
         side_confident: True when the two sides of the breast differ clearly enough for
             ``chest_wall_side`` to overrule a laterality tag.
         reason: why the region fell back to the whole image; empty when found.
+        keep: the breast and its surroundings on the search copy, or None to keep every pixel.
+            :meth:`keep_mask` scales it to image pixels.
+        factor: image pixels per search-copy pixel along each axis.
     """
 
     box: tuple[int, int, int, int]
@@ -81,6 +88,22 @@ class BreastRegion:
     chest_wall_side: str | None
     side_confident: bool
     reason: str = ""
+    keep: np.ndarray | None = field(default=None, compare=False, repr=False)
+    factor: int = 1
+
+    def keep_mask(self) -> np.ndarray | None:
+        """Return which pixels of the crop ``box`` belong to the breast's surroundings.
+
+        Pixels outside it (labels or markers inside the breast's bounding box but away from
+        the breast) can be set to the background. None means keep every pixel.
+        """
+        if self.keep is None:
+            return None
+        x0, y0, x1, y1 = self.box
+        f = self.factor
+        small = self.keep[y0 // f : (y1 - 1) // f + 1, x0 // f : (x1 - 1) // f + 1]
+        full = np.repeat(np.repeat(small, f, axis=0), f, axis=1)
+        return full[y0 - (y0 // f) * f : y1 - (y0 // f) * f, x0 - (x0 // f) * f : x1 - (x0 // f) * f]
 
 
 def find_breast_region(image: np.ndarray) -> BreastRegion:
@@ -117,7 +140,8 @@ def find_breast_region(image: np.ndarray) -> BreastRegion:
     small_box = _bounding_box(region)
     box = _to_full_resolution(small_box, factor, small.shape, (height, width))
     side, confident = _chest_wall_side(region, small_box)
-    return BreastRegion(box, True, side, confident)
+    keep = ndimage.distance_transform_edt(~region) <= _KEEP_MARGIN_FACTOR * radius
+    return BreastRegion(box, True, side, confident, keep=keep, factor=factor)
 
 
 # -------------------------------------------------------------------------------------------------
