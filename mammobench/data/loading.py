@@ -38,7 +38,7 @@ from mammobench.errors import ConfigError, ImageReadError
 logger = logging.getLogger(__name__)
 
 # A geometric augmentation takes the image (1, H, W) and its boxes (N, 4) in pixels and returns
-# both transformed; boxes that leave the frame are clipped and dropped afterwards.
+# both transformed. Boxes that leave the frame are clipped and dropped afterwards.
 Augment = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 

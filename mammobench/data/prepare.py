@@ -67,7 +67,8 @@ def load_dataset_manifest(dataset: str, root: str | Path) -> Manifest:
     root = Path(root).expanduser()
     if not root.is_dir():
         raise DataError(
-            f"data root '{root}' is not a folder; pass the folder that holds the dataset"
+            f"data root '{root}' is not a folder or does not exist; pass the folder that "
+            "contains the dataset"
         )
     adapter = get_host().dataset(dataset).load()
     manifest = adapter(root)

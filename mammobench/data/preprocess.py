@@ -7,10 +7,10 @@ image and the :class:`~mammobench.data.transforms.BoxTransform` that maps boxes 
    when no breast is found, with a logged warning), and set pixels inside the crop but away
    from the breast, such as a label beside the axilla, to 0.
 2. Flip horizontally when needed so that the chest wall faces ``canonical_side``. Which side
-   the chest wall faces now is read from the breast's shape when that is clear; otherwise
-   from the laterality (``L``: chest wall at the image's left edge, ``R``: at its right edge,
-   the usual storage of CBIS-DDSM, VinDr-Mammo and RSNA images). When the image clearly
-   contradicts the laterality, the image wins and the disagreement is logged.
+   the chest wall faces now is read from the breast's shape when that is clear. Otherwise it
+   comes from the laterality: ``L`` puts the chest wall at the image's left edge and ``R`` at
+   its right edge, as in the CBIS-DDSM files. When the image clearly contradicts the
+   laterality, the image wins and the disagreement is logged.
 3. Resize to the profile's height x width by stretching, without padding, as Mammo-CLIP resizes
    its breast crops to 1520 x 912. Bilinear resampling through Pillow, which widens the filter
    when shrinking, so large downscales do not alias.

@@ -7,9 +7,9 @@ The search runs on a block-averaged copy whose longer side is at most 512 pixels
    off the thin, faint skin line.
 2. A morphological opening with a disk of radius 1 % of the longer side detaches thin bright
    film edges, rulers and lines that touch the breast.
-3. Connected components that are small (text, markers), thin and long (film edges) or nearly
-   rectangular and not large (label plates) are rejected; the largest remaining one is the
-   breast.
+3. Connected components are rejected when they are small (text, markers), thin and long
+   (film edges), or nearly rectangular and not large (label plates). The largest remaining one
+   is the breast.
 4. The bounding box is refined on the thresholded image near that component, so the opening
    does not shave off the skin line or the nipple.
 5. Rows (columns) at the ends of the region whose pixels all lie in a narrow band along the
@@ -60,14 +60,14 @@ _KEEP_MARGIN_FACTOR = 3
 # Film edge bands joined to the breast lie within this fraction of the image side from its edge.
 _BORDER_BAND_FRACTION = 0.08
 # Chest-wall test: band width as a fraction of the breast's width, and the coverage difference
-# between the two bands that counts as a clear answer.
+# between the two bands that counts as a clear result.
 _SIDE_BAND_FRACTION = 0.05
 _SIDE_MIN_DIFFERENCE = 0.15
 
 
 @dataclass(frozen=True)
 class BreastRegion:
-    """Where the breast is in an image, in that image's pixel coordinates.
+    """Location of the breast in an image, in that image's pixel coordinates.
 
     Attributes:
         box: ``(x0, y0, x1, y1)`` integer crop, ``x1``/``y1`` exclusive; the whole image when
@@ -253,8 +253,8 @@ def _trim_end_rows(region: np.ndarray, band: int) -> np.ndarray:
     """Clear the first and last rows that hold only a band along the left or right edge.
 
     A row is trimmed while its pixels all lie within ``band`` columns of an edge and reach no
-    further in than the band's typical width (the median over such rows, plus a tolerance), so
-    the thin tip of a breast that meets the chest wall edge is kept.
+    further in than the band's typical width (the median over such rows, plus a tolerance).
+    The thin tip of a breast that meets the chest wall edge reaches further in, so it is kept.
     """
     width = region.shape[1]
     occupied = region.any(axis=1)

@@ -77,7 +77,7 @@ def read_dicom(path: str | Path) -> np.ndarray:
 def load_dicom(path: str | Path) -> Dataset:
     """Parse a DICOM file and check that mammobench can decode its pixels, without decoding them.
 
-    Checks: the file parses and holds pixel data, one frame, one sample per pixel,
+    Checks: the file parses and contains pixel data, one frame, one sample per pixel,
     MONOCHROME1 or MONOCHROME2, and an installed decoder for its transfer syntax.
 
     Raises:
@@ -329,8 +329,8 @@ def _lut_data(item: Dataset, dataset: Dataset, entries: int) -> np.ndarray:
 def _apply_window(values: np.ndarray, dataset: Dataset, path: Path) -> np.ndarray:
     """Window ``values`` to [0, 1] with the formulas of PS3.3 C.11.2.1.2.
 
-    Written here instead of calling pydicom's ``apply_windowing`` because that function scales
-    to an output range derived from BitsStored and the rescale tags; the tests check that both
+    Written here instead of calling pydicom's ``apply_windowing``, because that function scales
+    to an output range derived from BitsStored and the rescale tags. The tests check that both
     agree up to that affine scale.
     """
     center = _first_value(dataset["WindowCenter"].value)

@@ -51,8 +51,9 @@ def _read_with_pillow(path: Path, expected_format: str) -> np.ndarray:
             path, "file not found; check the data root and the manifest path"
         ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        detail = str(error).replace(f" '{path}'", "")
         raise ImageReadError(
-            path, f"could not be decoded ({error}); the file is truncated or corrupt"
+            path, f"could not be decoded ({detail}); the file is truncated or corrupt"
         ) from None
 
     if image_format != expected_format:
