@@ -69,6 +69,13 @@ _EXPORTS: dict[str, str] = {
     # image loading
     "ImageDataset": "mammobench.data.loading",
     "collate_images": "mammobench.data.loading",
+    "make_loader": "mammobench.data.loading",
+    "RandomVerticalFlip": "mammobench.data.loading",
+    "read_image": "mammobench.data.readers",
+    "read_dicom_header": "mammobench.data.readers",
+    "BoxTransform": "mammobench.data.transforms",
+    "ImageCache": "mammobench.data.image_cache",
+    "PREPROCESS_VERSION": "mammobench.data.preprocess",
     # report text
     "BreastDescription": "mammobench.text.reports",
     "FindingDescription": "mammobench.text.reports",
