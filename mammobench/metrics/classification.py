@@ -1,9 +1,10 @@
 """Classification metrics: AUC, accuracy, macro-F1 and balanced accuracy, plus breast-level scores.
 
 Each metric wraps scikit-learn and returns a :class:`MetricValue`. An undefined metric (an empty
-set, one class only for AUC, non-finite scores) is NaN with a reason and never raises. Input that
-no metric can score (mismatched lengths, unknown labels marked NaN, labels other than 0/1 for AUC)
-raises :class:`MetricInputError`, because it is a bug in the caller, not an outcome of the model.
+set, one class only for AUC, non-finite AUC scores) is NaN with a reason, not an exception.
+Input that no metric can score (mismatched lengths, unknown labels marked NaN, labels other than
+0/1 for AUC) raises :class:`MetricInputError`, because it is a bug in the caller, not an outcome
+of the model.
 """
 
 from __future__ import annotations
@@ -131,9 +132,9 @@ def breast_level(
 ) -> pd.DataFrame:
     """Average image-level scores over the images of each breast.
 
-    A breast is one (patient, laterality); its score is the mean over its images (CC, MLO and
-    any extra views), as in the Mammo-CLIP reference evaluation of RSNA cancer. A NaN image score
-    makes the breast's score NaN, so an invalid model output is never averaged away.
+    A breast is one (patient, laterality), and its score is the mean over its images (CC, MLO
+    and any extra views). A NaN image score makes the breast's score NaN, so an invalid model
+    output is never averaged away.
 
     Args:
         predictions: One row per image with the ``keys`` columns, the score columns and
@@ -161,9 +162,12 @@ def breast_level(
     grouped = predictions.groupby(list(keys), sort=True, dropna=False)
     breasts = grouped[list(score_columns)].mean()
     # GroupBy.mean skips NaN; put it back so a breast with a NaN image score stays NaN.
-    has_nan = predictions[list(score_columns)].isna().groupby(
-        [predictions[key] for key in keys], sort=True, dropna=False
-    ).any()
+    has_nan = (
+        predictions[list(score_columns)]
+        .isna()
+        .groupby([predictions[key] for key in keys], sort=True, dropna=False)
+        .any()
+    )
     breasts = breasts.mask(has_nan)
     if label_column:
         breasts[label_column] = grouped[label_column].max()
@@ -192,7 +196,9 @@ def binary_labels(y_true: ArrayLike) -> np.ndarray:
     try:
         values = labels.astype(float)
     except (TypeError, ValueError) as error:
-        raise MetricInputError(f"binary labels must be 0 or 1; got {labels[:5].tolist()}") from error
+        raise MetricInputError(
+            f"binary labels must be 0 or 1; got {labels[:5].tolist()}"
+        ) from error
     if np.isnan(values).any():
         position = int(np.flatnonzero(np.isnan(values))[0])
         raise MetricInputError(
@@ -221,7 +227,7 @@ def _class_labels(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.
     predicted_kind = "text" if predicted.dtype.kind in "OUS" else "number"
     if truth.size and true_kind != predicted_kind:
         raise MetricInputError(
-            f"y_true holds {true_kind} labels but y_pred holds {predicted_kind} labels; "
+            f"y_true contains {true_kind} labels but y_pred contains {predicted_kind} labels; "
             "use the same label type for both"
         )
     return truth, predicted
@@ -234,7 +240,9 @@ def _as_1d(values: ArrayLike, name: str) -> np.ndarray:
     return array
 
 
-def _check_same_length(first: np.ndarray, second: np.ndarray, first_name: str, second_name: str) -> None:
+def _check_same_length(
+    first: np.ndarray, second: np.ndarray, first_name: str, second_name: str
+) -> None:
     if len(first) != len(second):
         raise MetricInputError(
             f"{first_name} has {len(first)} values but {second_name} has {len(second)}; "

@@ -12,7 +12,7 @@
   lesion sizes are not split into COCO's small/medium/large.
 - Ground truth has ``iscrowd=0`` and ``area`` = width x height.
 
-AP per category is the mean of the 101-point interpolated precision; the mean AP is the mean over
+AP per category is the mean of the 101-point interpolated precision. The mean AP is the mean over
 categories that have ground truth in the evaluated images. A category without ground truth is NaN
 with a reason. Predictions are allowed to be empty (AP 0 for every category with ground truth).
 
@@ -94,7 +94,9 @@ class DetectionEvaluation:
         values = [self._category_ap(thresholds, k) for k in range(len(self.categories))]
         defined = [value.value for value in values if value.defined]
         if not defined:
-            return MetricValue.undefined("no category has ground-truth boxes in the evaluated images")
+            return MetricValue.undefined(
+                "no category has ground-truth boxes in the evaluated images"
+            )
         return MetricValue(float(np.mean(defined)))
 
     def metrics(self) -> dict[str, MetricValue]:
@@ -137,12 +139,17 @@ class DetectionEvaluation:
             return self._weighted_category_ap(thresholds, self._category_index(category), weights)
 
         per_category = np.stack(
-            [self._weighted_category_ap(thresholds, k, weights) for k in range(len(self.categories))]
+            [
+                self._weighted_category_ap(thresholds, k, weights)
+                for k in range(len(self.categories))
+            ]
         )
         defined = np.isfinite(per_category)
         counts = defined.sum(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(counts > 0, np.where(defined, per_category, 0.0).sum(axis=0) / counts, np.nan)
+            return np.where(
+                counts > 0, np.where(defined, per_category, 0.0).sum(axis=0) / counts, np.nan
+            )
 
     def _category_ap(self, thresholds: np.ndarray, k: int) -> MetricValue:
         curves = self.precision[thresholds, :, k]
@@ -152,7 +159,9 @@ class DetectionEvaluation:
             )
         return MetricValue(float(curves.mean()))
 
-    def _weighted_category_ap(self, thresholds: np.ndarray, k: int, weights: np.ndarray) -> np.ndarray:
+    def _weighted_category_ap(
+        self, thresholds: np.ndarray, k: int, weights: np.ndarray
+    ) -> np.ndarray:
         detections = self._detections[k]
         n_detections = detections.image_index.size
         ground_truth = weights @ self.ground_truth_counts[:, k]
@@ -362,7 +371,9 @@ def _collect_matches(
     return detections, ground_truth_counts
 
 
-def _interpolated_ap(true_positives: np.ndarray, false_positives: np.ndarray, ground_truth: np.ndarray) -> np.ndarray:
+def _interpolated_ap(
+    true_positives: np.ndarray, false_positives: np.ndarray, ground_truth: np.ndarray
+) -> np.ndarray:
     """Compute COCO's 101-point interpolated AP per row of cumulative TP and FP weights.
 
     Follows pycocotools' ``accumulate``: precision is made monotone from the right, and each
@@ -398,7 +409,9 @@ def _merge_thresholds(extra: list[float]) -> np.ndarray:
 
 def _parse_name(name: str) -> tuple[str, str | None]:
     if not name.startswith("ap@"):
-        raise MetricInputError(f"metric '{name}' is not an AP name; expected e.g. 'ap@0.25' or 'ap@0.5/mass'")
+        raise MetricInputError(
+            f"metric '{name}' is not an AP name; expected e.g. 'ap@0.25' or 'ap@0.5/mass'"
+        )
     key, _, category = name[3:].partition("/")
     return key, category or None
 

@@ -1,6 +1,6 @@
 """FROC: lesion sensitivity at fixed numbers of false positives per image.
 
-FROC is the standard measure of mammography CAD systems. The definitions used here:
+FROC is a standard measure of mammography CAD systems. The definitions used here:
 
 - A prediction hits a ground-truth box of its own category when their IoU is at least
   ``iou_threshold`` (default 0.25), or, with ``criterion="center"``, when the prediction's centre
@@ -8,7 +8,7 @@ FROC is the standard measure of mammography CAD systems. The definitions used he
 - Within each image, predictions are taken in descending score order. Each prediction detects at
   most one lesion: the not-yet-detected lesion it hits with the highest IoU. A prediction that
   hits no lesion is a false positive. A prediction that hits only lesions that are already
-  detected is neither (duplicates are ignored, as in the LUNA16 FROC evaluation).
+  detected is neither, so duplicate detections of one lesion cost nothing.
 - Sensitivity is detected lesions / all lesions. False positives per image divide by every
   evaluated image, so images without lesions contribute false positives.
 - The sensitivity at f false positives per image is the sensitivity at the lowest score cut-off
@@ -76,7 +76,9 @@ class FROCEvaluation:
     def sensitivity(self, fp_rate: float, category: str | None = None) -> MetricValue:
         """Return the sensitivity at ``fp_rate`` false positives per image."""
         if fp_rate not in self.fp_rates:
-            raise MetricInputError(f"FP rate {fp_rate} was not evaluated; choose one of {list(self.fp_rates)}")
+            raise MetricInputError(
+                f"FP rate {fp_rate} was not evaluated; choose one of {list(self.fp_rates)}"
+            )
         column = self.fp_rates.index(fp_rate)
         return self._value(lambda points: points[:, column], category)
 
@@ -147,8 +149,10 @@ class FROCEvaluation:
             return MetricValue.undefined("no images in the evaluated set")
         value = float(self._weighted(reduce, category, np.ones((1, len(self.image_ids))))[0])
         if np.isnan(value):
-            which = "any category" if category is None else f"category '{category}'"
-            return MetricValue.undefined(f"no ground-truth boxes of {which} in the evaluated images")
+            scope = "any category" if category is None else f"category '{category}'"
+            return MetricValue.undefined(
+                f"no ground-truth boxes of {scope} in the evaluated images"
+            )
         return MetricValue(value)
 
     def _reducer(self, base: str, name: str):
@@ -159,7 +163,8 @@ class FROCEvaluation:
                 return lambda points, column=column: points[:, column]
         raise MetricInputError(
             f"metric '{name}' is not a FROC name; expected 'froc_mean' or "
-            f"'sensitivity@<rate>fpi' with a rate in {list(self.fp_rates)}, optionally '/<category>'"
+            f"'sensitivity@<rate>fpi' with a rate in {list(self.fp_rates)}, optionally followed "
+            "by '/<category>'"
         )
 
     def _weighted(self, reduce, category: str | None, weights: np.ndarray) -> np.ndarray:
@@ -171,7 +176,9 @@ class FROCEvaluation:
         defined = np.isfinite(per_category)
         counts = defined.sum(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(counts > 0, np.where(defined, per_category, 0.0).sum(axis=0) / counts, np.nan)
+            return np.where(
+                counts > 0, np.where(defined, per_category, 0.0).sum(axis=0) / counts, np.nan
+            )
 
     def _sensitivity_points(self, k: int, weights: np.ndarray) -> np.ndarray:
         """Return sensitivity at each FP rate, shape (rows, FP rates); NaN rows have no lesion."""
@@ -291,7 +298,9 @@ def _match_category(
     order = np.argsort(-predictions["score"].to_numpy(), kind="mergesort")
     predictions = predictions.iloc[order].reset_index(drop=True)
     outcome = np.full(len(predictions), _FALSE_POSITIVE)
-    lesions_by_image = {image_id: group for image_id, group in lesions.groupby("image_id", sort=False)}
+    lesions_by_image = {
+        image_id: group for image_id, group in lesions.groupby("image_id", sort=False)
+    }
 
     for image_id, rows in predictions.groupby("image_id", sort=False).indices.items():
         image_lesions = lesions_by_image.get(image_id)
@@ -326,8 +335,12 @@ def _match_category(
 def _centers_inside(predicted: np.ndarray, lesions: np.ndarray) -> np.ndarray:
     centers_x = (predicted[:, 0] + predicted[:, 2]) / 2.0
     centers_y = (predicted[:, 1] + predicted[:, 3]) / 2.0
-    inside_x = (centers_x[:, None] >= lesions[None, :, 0]) & (centers_x[:, None] <= lesions[None, :, 2])
-    inside_y = (centers_y[:, None] >= lesions[None, :, 1]) & (centers_y[:, None] <= lesions[None, :, 3])
+    inside_x = (centers_x[:, None] >= lesions[None, :, 0]) & (
+        centers_x[:, None] <= lesions[None, :, 2]
+    )
+    inside_y = (centers_y[:, None] >= lesions[None, :, 1]) & (
+        centers_y[:, None] <= lesions[None, :, 3]
+    )
     return inside_x & inside_y
 
 

@@ -61,7 +61,9 @@ def iou_hits(
         candidates = predicted_groups.get((image_id, category))
         best_iou = 0.0
         if candidates is not None:
-            overlaps = pairwise_iou(candidates[list(COORDINATES)].to_numpy(), lesions[list(COORDINATES)].to_numpy())
+            overlaps = pairwise_iou(
+                candidates[list(COORDINATES)].to_numpy(), lesions[list(COORDINATES)].to_numpy()
+            )
             best_iou = float(overlaps.max())
         row = {"image_id": image_id, "category": category, "best_iou": best_iou}
         for threshold in thresholds:
@@ -87,8 +89,7 @@ def pointing_game(
         heatmaps: Heatmap per image id, 2-D arrays, for one category.
         ground_truth: Box table of that category's ground truth in heatmap pixel coordinates
             (scale image boxes to the heatmap grid first). Defines the evaluated images.
-        tolerance: Distance in heatmap pixels by which the point may miss a box and still hit
-            (the original pointing game uses 15 pixels at image resolution).
+        tolerance: Distance in heatmap pixels by which the point may miss a box and still hit.
 
     Returns:
         One row per image with ground truth, sorted by image id, with ``hit`` (boolean) and the
@@ -119,7 +120,9 @@ def pointing_game(
 def hit_rate(outcomes: pd.DataFrame, column: str) -> MetricValue:
     """Return the mean of a boolean outcome column, or NaN with a reason when it is empty."""
     if column not in outcomes.columns:
-        raise MetricInputError(f"outcome column '{column}' not found; have {list(outcomes.columns)}")
+        raise MetricInputError(
+            f"outcome column '{column}' not found; have {list(outcomes.columns)}"
+        )
     if outcomes.empty:
         return MetricValue.undefined("no images with ground truth in the evaluated set")
     return MetricValue(float(outcomes[column].astype(float).mean()))
@@ -207,7 +210,9 @@ def heatmap_to_boxes(
 def _checked_heatmap(heatmap: np.ndarray, name: str) -> np.ndarray:
     values = np.asarray(heatmap, dtype=float)
     if values.ndim != 2 or values.size == 0:
-        raise MetricInputError(f"{name}: heatmap must be a non-empty 2-D array; got shape {values.shape}")
+        raise MetricInputError(
+            f"{name}: heatmap must be a non-empty 2-D array; got shape {values.shape}"
+        )
     if not np.isfinite(values).all():
         raise MetricInputError(f"{name}: heatmap contains NaN or infinite values")
     return values

@@ -45,7 +45,7 @@ def weighted_auc(y_true: ArrayLike, y_score: ArrayLike, weights: np.ndarray) -> 
     # Samples with equal scores form one tie group; reduceat sums the weights of each group.
     group_starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
     positive = np.add.reduceat(sorted_weights * sorted_labels, group_starts, axis=1)
-    negative = np.add.reduceat(sorted_weights * (1.0 - sorted_labels), group_starts, axis=1)
+    negative = np.add.reduceat(sorted_weights, group_starts, axis=1) - positive
 
     negatives_below = np.cumsum(negative, axis=1) - negative
     wins = (positive * (negatives_below + 0.5 * negative)).sum(axis=1)
@@ -86,7 +86,9 @@ def weighted_accuracy(y_true: ArrayLike, y_pred: ArrayLike, weights: np.ndarray)
         return np.where(total > 0, correct / total, np.nan)
 
 
-def weighted_balanced_accuracy(y_true: ArrayLike, y_pred: ArrayLike, weights: np.ndarray) -> np.ndarray:
+def weighted_balanced_accuracy(
+    y_true: ArrayLike, y_pred: ArrayLike, weights: np.ndarray
+) -> np.ndarray:
     """Compute the mean recall over classes with non-zero true weight, for each row."""
     confusion = weighted_confusion(y_true, y_pred, weights)
     true_totals = confusion.sum(axis=2)
@@ -118,7 +120,5 @@ def weighted_macro_f1(y_true: ArrayLike, y_pred: ArrayLike, weights: np.ndarray)
 def _check_weights(weights: np.ndarray, n_samples: int) -> np.ndarray:
     weights = np.asarray(weights, dtype=float)
     if weights.ndim != 2 or weights.shape[1] != n_samples:
-        raise ValueError(
-            f"weights must have shape (n_resamples, {n_samples}); got {weights.shape}"
-        )
+        raise ValueError(f"weights must have shape (n_resamples, {n_samples}); got {weights.shape}")
     return weights

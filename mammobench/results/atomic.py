@@ -29,7 +29,9 @@ def write_atomic(path: Path, data: bytes) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    descriptor, temp_name = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent
+    )
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
@@ -99,5 +101,7 @@ def remove_stale_temp_files(folder: Path, max_age_s: float) -> int:
         except FileNotFoundError:
             continue  # another process finished or removed it
     if removed:
-        logger.info("removed %d temporary files left by interrupted writes in '%s'", removed, folder)
+        logger.info(
+            "removed %d temporary files left by interrupted writes in '%s'", removed, folder
+        )
     return removed

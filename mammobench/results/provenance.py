@@ -1,8 +1,9 @@
 """Collect the provenance of a run into a :class:`RunHeader`.
 
-The header stores what a reader needs to trust or reproduce a result: the mammobench version and
-git commit, plugin and library versions, the device, the seeds, the resolved configuration with
-its SHA-256, the command line, the host name and the start and end times.
+The header stores what a reader needs to trust or reproduce a result. That is the mammobench
+version and git commit, plugin and library versions, the device and the seeds. It also stores the
+resolved configuration with its SHA-256, the command line, the host name and the start and end
+times.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def collect_run_header(
         device=device or describe_device(),
         plugins=list(plugins) if plugins is not None else plugin_versions(),
         libraries=library_versions(),
-        seeds=sorted(set(int(seed) for seed in seeds)),
+        seeds=sorted({int(seed) for seed in seeds}),
         config=config,
         command_line=list(command_line) if command_line is not None else list(sys.argv),
         started_at=started,
@@ -148,7 +149,9 @@ def plugin_versions() -> list[PluginVersion]:
     from mammobench.plugin_host import get_host
 
     return [
-        PluginVersion(entry_point=info.entry_point, distribution=info.distribution, version=info.version)
+        PluginVersion(
+            entry_point=info.entry_point, distribution=info.distribution, version=info.version
+        )
         for info in get_host().plugins
     ]
 

@@ -60,10 +60,14 @@ class CellKey(BaseModel):
         min_length=1, description="Weights or code revision of the encoder, e.g. a checksum."
     )
     task: str = Field(min_length=1, description="Task name, e.g. 'vindr-mass'.")
-    task_version: str = Field(min_length=1, description="Task version; changes with splits or labels.")
+    task_version: str = Field(
+        min_length=1, description="Task version; changes with splits or labels."
+    )
     protocol: str = Field(min_length=1, description="Protocol, e.g. 'linear-probe'.")
     fraction: float = Field(
-        ge=0.0, le=1.0, description="Label fraction of the training split; 0 when no labels are used."
+        ge=0.0,
+        le=1.0,
+        description="Label fraction of the training split; 0 when no labels are used.",
     )
     seed: int = Field(description="Seed of the label subset and of training.")
 
@@ -93,12 +97,20 @@ class ResultRecord(BaseModel):
 
     split: str = Field(min_length=1, description="Evaluated split, e.g. 'test' or 'val'.")
     metric: str = Field(min_length=1, description="Metric name, e.g. 'auc' or 'ap@0.25/mass'.")
-    value: float | None = Field(default=None, description="Metric value; None when undefined (NaN).")
+    value: float | None = Field(
+        default=None, description="Metric value; None when undefined (NaN)."
+    )
     ci_low: float | None = None
     ci_high: float | None = None
-    ci_level: float | None = Field(default=None, gt=0.0, lt=1.0, description="CI coverage, e.g. 0.95.")
-    ci_method: str | None = Field(default=None, description="E.g. 'percentile bootstrap over patients'.")
-    n_bootstrap: int | None = Field(default=None, ge=0, description="Bootstrap resamples used for the CI.")
+    ci_level: float | None = Field(
+        default=None, gt=0.0, lt=1.0, description="CI coverage, e.g. 0.95."
+    )
+    ci_method: str | None = Field(
+        default=None, description="E.g. 'percentile bootstrap over patients'."
+    )
+    n_bootstrap: int | None = Field(
+        default=None, ge=0, description="Bootstrap resamples used for the CI."
+    )
 
     status: RecordStatus
     reason: str | None = Field(
@@ -108,16 +120,24 @@ class ResultRecord(BaseModel):
     )
     error: str | None = Field(default=None, description="Error text when status is 'error'.")
 
-    n_train: int | None = Field(default=None, ge=0, description="Training images in the label subset.")
+    n_train: int | None = Field(
+        default=None, ge=0, description="Training images in the label subset."
+    )
     n_train_patients: int | None = Field(default=None, ge=0)
     n_eval: int | None = Field(default=None, ge=0, description="Evaluated images (or breasts).")
     n_eval_patients: int | None = Field(default=None, ge=0)
-    subset_hash: str | None = Field(default=None, description="Hash of the label subset's image ids.")
-    cache_key: str | None = Field(default=None, description="Embedding cache key, when one was used.")
+    subset_hash: str | None = Field(
+        default=None, description="Hash of the label subset's image ids."
+    )
+    cache_key: str | None = Field(
+        default=None, description="Embedding cache key, when one was used."
+    )
 
     synthetic: bool = Field(description="True when the data source is the synthetic generator.")
     dataset: str = Field(min_length=1, description="Dataset name, e.g. 'vindr'.")
-    data_source: str = Field(description="Where the data came from, e.g. a data root or 'synthetic'.")
+    data_source: str = Field(
+        description="Where the data came from, e.g. a data root or 'synthetic'."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -158,7 +178,9 @@ class ResultRecord(BaseModel):
                 raise ValueError("a record with status 'ok' and no value needs a reason")
         else:
             if self.value is not None:
-                raise ValueError(f"a record with status '{self.status.value}' must not have a value")
+                raise ValueError(
+                    f"a record with status '{self.status.value}' must not have a value"
+                )
             if self.status is RecordStatus.ERROR and not self.error:
                 raise ValueError("a record with status 'error' needs the error text")
             if self.status in (RecordStatus.INVALID, RecordStatus.INCOMPATIBLE) and not self.reason:
@@ -194,17 +216,23 @@ class RunHeader(BaseModel):
     schema_version: Literal[1] = RECORD_SCHEMA_VERSION
     run_id: str = Field(description="Unique id of the run, safe as a file name.")
     mammobench_version: str
-    git_commit: str | None = Field(description="Commit of the mammobench checkout; None outside git.")
+    git_commit: str | None = Field(
+        description="Commit of the mammobench checkout; None outside git."
+    )
     git_dirty: bool | None = Field(description="True when tracked files differ from the commit.")
     python_version: str
     platform: str
     hostname: str
-    device: str = Field(description="Compute device, e.g. 'cuda (NVIDIA H200)' or 'cpu (2 threads)'.")
+    device: str = Field(
+        description="Compute device, e.g. 'cuda (NVIDIA H200)' or 'cpu (2 threads)'."
+    )
     plugins: list[PluginVersion] = Field(default_factory=list)
     libraries: dict[str, str] = Field(default_factory=dict, description="Library name -> version.")
     seeds: list[int] = Field(default_factory=list)
     config: dict[str, Any] = Field(description="Resolved configuration, JSON-compatible.")
-    config_sha256: str = Field(description="SHA-256 of the canonical JSON of config; filled when omitted.")
+    config_sha256: str = Field(
+        description="SHA-256 of the canonical JSON of config; filled when omitted."
+    )
     command_line: list[str] = Field(default_factory=list)
     started_at: datetime
     finished_at: datetime | None = None
@@ -252,14 +280,24 @@ def cell_id(
 
     The fraction is written with 12 significant digits, so 0.1 and 0.1 + 1e-17 are one cell.
     """
-    identity = [encoder, encoder_revision, task, task_version, protocol, f"{float(fraction):.12g}", int(seed)]
+    identity = [
+        encoder,
+        encoder_revision,
+        task,
+        task_version,
+        protocol,
+        f"{float(fraction):.12g}",
+        int(seed),
+    ]
     digest = hashlib.sha256(canonical_json(identity).encode("utf-8")).hexdigest()
     return digest[:_CELL_ID_LENGTH]
 
 
 def canonical_json(value: Any) -> str:
     """Serialise a JSON-compatible value with sorted keys and no whitespace, for hashing."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
 
 
 def config_sha256(config: Any) -> str:
@@ -298,7 +336,9 @@ def to_jsonable(value: Any) -> Any:
         return sorted((to_jsonable(item) for item in value), key=canonical_json)
     if isinstance(value, BaseModel):
         return to_jsonable(value.model_dump(mode="json"))
-    raise TypeError(f"configuration value {value!r} of type {type(value).__name__} has no JSON form")
+    raise TypeError(
+        f"configuration value {value!r} of type {type(value).__name__} has no JSON form"
+    )
 
 
 def metric_fields(value: MetricValue, ci: BootstrapCI | None = None) -> dict[str, Any]:

@@ -9,8 +9,8 @@ Layout::
 Every file is written atomically (see :mod:`mammobench.results.atomic`), so a process killed at
 any moment leaves each file either absent, old or complete. The cell file is written last and is
 the cell's commit point. When a cell with predictions is rewritten, its old cell file is removed
-first, so no cell file ever refers to a predictions file that is being replaced; a crash in
-between leaves the cell missing, and it runs again. The cell file also stores the SHA-256 of its
+first, so no cell file ever refers to a predictions file that is being replaced. A crash in
+between leaves the cell missing, so it runs again. The cell file also stores the SHA-256 of its
 predictions file, which :meth:`ResultStore.load_predictions` checks.
 
 A cell is complete when its file exists and every record has a final status: ``ok``, ``invalid``
@@ -63,7 +63,7 @@ _PREDICTION_DTYPES = {
 
 
 class OverwritePolicy(str, Enum):
-    """Which cells a run executes when results already exist."""
+    """Policy for cells that already have results: which of them a run executes again."""
 
     ONLY_MISSING = "only-missing"  # run cells that are not complete (missing or with errors)
     ALWAYS = "always"  # run every cell and replace its results
@@ -282,7 +282,9 @@ class ResultStore:
         """
         cell = self.read_cell(cell_id)
         if cell is None:
-            raise ResultStoreError(f"cell '{cell_id}' has no file in '{self.cells_dir}'; run it first")
+            raise ResultStoreError(
+                f"cell '{cell_id}' has no file in '{self.cells_dir}'; run it first"
+            )
         if cell.predictions is None:
             return None
         path = self.root / cell.predictions.file
@@ -318,10 +320,14 @@ class ResultStore:
     # Helpers
     # ---------------------------------------------------------------------------------------------
 
-    def _checked_records(self, records: Iterable[ResultRecord], header: RunHeader) -> list[ResultRecord]:
+    def _checked_records(
+        self, records: Iterable[ResultRecord], header: RunHeader
+    ) -> list[ResultRecord]:
         records = list(records)
         if not records:
-            raise ResultStoreError("a cell needs at least one record; write error records for failed cells")
+            raise ResultStoreError(
+                "a cell needs at least one record; write error records for failed cells"
+            )
         cell_ids = {record.cell_id for record in records}
         if len(cell_ids) > 1:
             raise ResultStoreError(
@@ -370,7 +376,17 @@ def load_records(
     table = pd.DataFrame(rows, columns=columns)
     for column in ("value", "ci_low", "ci_high", "ci_level", "fraction"):
         table[column] = table[column].astype(float)
-    order = ["encoder", "encoder_revision", "task", "task_version", "protocol", "fraction", "seed", "split", "metric"]
+    order = [
+        "encoder",
+        "encoder_revision",
+        "task",
+        "task_version",
+        "protocol",
+        "fraction",
+        "seed",
+        "split",
+        "metric",
+    ]
     return table.sort_values(order, kind="mergesort").reset_index(drop=True)
 
 
@@ -384,7 +400,8 @@ def _read_cell_file(path: Path) -> StoredCell:
     if payload.get("schema_version") != RECORD_SCHEMA_VERSION:
         raise ResultStoreError(
             f"cell file '{path}' has schema version {payload.get('schema_version')!r}; this "
-            f"mammobench reads version {RECORD_SCHEMA_VERSION}; upgrade mammobench or rerun the cell"
+            f"mammobench reads version {RECORD_SCHEMA_VERSION}; upgrade mammobench or rerun the "
+            "cell"
         )
 
     try:
@@ -399,7 +416,7 @@ def _read_cell_file(path: Path) -> StoredCell:
 
     if cell_id != path.stem or any(record.cell_id != cell_id for record in records):
         raise ResultStoreError(
-            f"cell file '{path}' holds records of another cell ('{cell_id}'); the file was "
+            f"cell file '{path}' contains records of another cell ('{cell_id}'), so it was "
             "renamed or edited; delete it and rerun the cell"
         )
     _check_unique_metrics(records, f"cell file '{path}'")
@@ -419,7 +436,9 @@ def _check_unique_metrics(records: Iterable[ResultRecord], where: str) -> None:
     for record in records:
         key = (record.split, record.metric)
         if key in seen:
-            raise ResultStoreError(f"{where}: metric '{record.metric}' on split '{record.split}' appears twice")
+            raise ResultStoreError(
+                f"{where}: metric '{record.metric}' on split '{record.split}' appears twice"
+            )
         seen.add(key)
 
 
@@ -437,7 +456,9 @@ def _serialise_predictions(frame: pd.DataFrame, cell_id: str) -> tuple[bytes, di
     columns: dict[str, str] = {}
     for name in frame.columns:
         if not isinstance(name, str):
-            raise ResultStoreError(f"cell '{cell_id}': prediction column name {name!r} is not a string")
+            raise ResultStoreError(
+                f"cell '{cell_id}': prediction column name {name!r} is not a string"
+            )
         columns[name] = _stored_dtype(frame[name], cell_id)
     text = frame.to_csv(index=False, lineterminator="\n")
     return gzip.compress(text.encode("utf-8"), mtime=0), columns
@@ -451,9 +472,9 @@ def _stored_dtype(column: pd.Series, cell_id: str) -> str:
         return "Int64" if isinstance(dtype, pd.api.extensions.ExtensionDtype) else "int64"
     if pd.api.types.is_float_dtype(dtype):
         return "float64"
-    if pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
-        if all(isinstance(value, str) for value in column.dropna()):
-            return "str"
+    textual = pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
+    if textual and all(isinstance(value, str) for value in column.dropna()):
+        return "str"
     raise ResultStoreError(
         f"cell '{cell_id}': prediction column '{column.name}' has dtype {dtype}; store scalars "
         "only (str, bool, int or float), e.g. one column per class probability"

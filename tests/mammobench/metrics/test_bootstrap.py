@@ -42,7 +42,13 @@ def patient_data() -> dict[str, np.ndarray]:
     scores = np.round(rng.normal(size=800) + labels, 1)
     density = rng.choice(list("ABCD"), size=800, p=[0.05, 0.4, 0.4, 0.15])
     noisy = np.where(rng.random(800) < 0.6, density, rng.choice(list("ABCD"), size=800))
-    return {"patients": patients, "labels": labels, "scores": scores, "density": density, "predicted": noisy}
+    return {
+        "patients": patients,
+        "labels": labels,
+        "scores": scores,
+        "density": density,
+        "predicted": noisy,
+    }
 
 
 def test_weighted_auc_matches_expanded_set(patient_data):
@@ -51,7 +57,9 @@ def test_weighted_auc_matches_expanded_set(patient_data):
     values = weighted.weighted_auc(patient_data["labels"], patient_data["scores"], weights)
     for row, counts in enumerate(weights):
         indices = np.repeat(np.arange(800), counts)
-        expected = sk_metrics.roc_auc_score(patient_data["labels"][indices], patient_data["scores"][indices])
+        expected = sk_metrics.roc_auc_score(
+            patient_data["labels"][indices], patient_data["scores"][indices]
+        )
         assert values[row] == pytest.approx(expected, abs=1e-12)
 
 
@@ -60,7 +68,10 @@ def test_weighted_auc_matches_expanded_set(patient_data):
     [
         (weighted.weighted_accuracy, sk_metrics.accuracy_score),
         (weighted.weighted_balanced_accuracy, sk_metrics.balanced_accuracy_score),
-        (weighted.weighted_macro_f1, lambda t, p: sk_metrics.f1_score(t, p, average="macro", zero_division=0)),
+        (
+            weighted.weighted_macro_f1,
+            lambda t, p: sk_metrics.f1_score(t, p, average="macro", zero_division=0),
+        ),
     ],
 )
 def test_weighted_confusion_metrics_match_sklearn(patient_data, weighted_metric, sklearn_metric):
@@ -72,7 +83,9 @@ def test_weighted_confusion_metrics_match_sklearn(patient_data, weighted_metric,
         indices = np.repeat(np.arange(800), counts)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # scikit-learn warns about classes missing in a row
-            expected = sklearn_metric(patient_data["density"][indices], patient_data["predicted"][indices])
+            expected = sklearn_metric(
+                patient_data["density"][indices], patient_data["predicted"][indices]
+            )
         assert values[row] == pytest.approx(expected, abs=1e-12)
 
 
@@ -101,29 +114,45 @@ def test_auc_interval_matches_torchmetrics(patient_data):
         return binary_auroc(torch.tensor(scores[indices]), torch.tensor(labels[indices])).item()
 
     fast = bootstrap_metric(auc, labels, scores, patient_data["patients"], n_resamples=100, seed=2)
-    reference = cluster_bootstrap(per_resample(torchmetrics_auc), patient_data["patients"], n_resamples=100, seed=2)
+    reference = cluster_bootstrap(
+        per_resample(torchmetrics_auc), patient_data["patients"], n_resamples=100, seed=2
+    )
     assert np.allclose(fast.ci.values, reference.values, atol=1e-6)
 
 
 @pytest.mark.parametrize("metric", [accuracy, macro_f1, balanced_accuracy])
 def test_vectorised_matches_generic_path(patient_data, metric):
-    truth, predicted, patients = patient_data["density"], patient_data["predicted"], patient_data["patients"]
+    truth, predicted, patients = (
+        patient_data["density"],
+        patient_data["predicted"],
+        patient_data["patients"],
+    )
     fast = bootstrap_metric(metric, truth, predicted, patients, n_resamples=200, seed=9)
-    generic = bootstrap_metric(lambda t, p: metric(t, p), truth, predicted, patients, n_resamples=200, seed=9)
+    generic = bootstrap_metric(
+        lambda t, p: metric(t, p), truth, predicted, patients, n_resamples=200, seed=9
+    )
     assert np.allclose(fast.ci.values, generic.ci.values, atol=1e-12)
 
 
 def test_interval_contains_estimate(patient_data):
-    result = bootstrap_metric(auc, patient_data["labels"], patient_data["scores"], patient_data["patients"])
+    result = bootstrap_metric(
+        auc, patient_data["labels"], patient_data["scores"], patient_data["patients"]
+    )
     assert result.ci.n_resamples == 1000
     assert result.ci.low < result.value.value < result.ci.high
     assert result.ci.method == "percentile bootstrap over patients"
 
 
 def test_same_seed_same_interval(patient_data):
-    first = bootstrap_metric(auc, patient_data["labels"], patient_data["scores"], patient_data["patients"], seed=4)
-    second = bootstrap_metric(auc, patient_data["labels"], patient_data["scores"], patient_data["patients"], seed=4)
-    other = bootstrap_metric(auc, patient_data["labels"], patient_data["scores"], patient_data["patients"], seed=5)
+    first = bootstrap_metric(
+        auc, patient_data["labels"], patient_data["scores"], patient_data["patients"], seed=4
+    )
+    second = bootstrap_metric(
+        auc, patient_data["labels"], patient_data["scores"], patient_data["patients"], seed=4
+    )
+    other = bootstrap_metric(
+        auc, patient_data["labels"], patient_data["scores"], patient_data["patients"], seed=5
+    )
     assert (first.ci.low, first.ci.high) == (second.ci.low, second.ci.high)
     assert (first.ci.low, first.ci.high) != (other.ci.low, other.ci.high)
 
@@ -183,7 +212,9 @@ def test_missing_patient_id_raises():
 
 def test_paired_identical_models_differ_by_zero(patient_data):
     scores = patient_data["scores"]
-    result = paired_bootstrap_metric(auc, patient_data["labels"], scores, scores, patient_data["patients"])
+    result = paired_bootstrap_metric(
+        auc, patient_data["labels"], scores, scores, patient_data["patients"]
+    )
     assert result.difference.value == 0.0
     assert result.ci.low == 0.0
     assert result.ci.high == 0.0

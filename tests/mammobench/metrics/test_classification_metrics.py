@@ -145,7 +145,12 @@ def test_breast_level_averages_images():
 
 def test_breast_level_keeps_nan_score():
     images = pd.DataFrame(
-        {"patient_id": ["p1", "p1"], "laterality": ["L", "L"], "score": [0.5, float("nan")], "label": [1, 1]}
+        {
+            "patient_id": ["p1", "p1"],
+            "laterality": ["L", "L"],
+            "score": [0.5, float("nan")],
+            "label": [1, 1],
+        }
     )
     breasts = breast_level(images)
     assert math.isnan(breasts["score"].iloc[0])

@@ -34,7 +34,9 @@ IMAGES = ["a", "b", "c", "normal"]
 
 def test_ground_truth_as_predictions_scores_one(ground_truth):
     predictions = ground_truth.assign(score=[0.9, 0.8, 0.7, 0.6])
-    evaluation = evaluate_detection(ground_truth, predictions, image_ids=IMAGES, categories=CATEGORIES)
+    evaluation = evaluate_detection(
+        ground_truth, predictions, image_ids=IMAGES, categories=CATEGORIES
+    )
     for name, value in evaluation.metrics().items():
         assert value.value == pytest.approx(1.0), name
 
@@ -70,7 +72,9 @@ def test_many_boxes_need_higher_max_detections():
     raised = evaluate_detection(
         truth, predictions, image_ids=["crowded"], categories=["calcification"], max_detections=200
     )
-    default = evaluate_detection(truth, predictions, image_ids=["crowded"], categories=["calcification"])
+    default = evaluate_detection(
+        truth, predictions, image_ids=["crowded"], categories=["calcification"]
+    )
     assert raised.max_detections == 200
     assert raised.ap("0.5").value == pytest.approx(1.0)
     assert default.ap("0.5").value < 0.7
@@ -98,7 +102,9 @@ def test_false_positive_on_normal_image_lowers_ap(ground_truth):
     predictions = pd.concat(
         [ground_truth.assign(score=0.5), boxes([("normal", "mass", 0, 0, 50, 50, 0.99)])]
     )
-    evaluation = evaluate_detection(ground_truth, predictions, image_ids=IMAGES, categories=CATEGORIES)
+    evaluation = evaluate_detection(
+        ground_truth, predictions, image_ids=IMAGES, categories=CATEGORIES
+    )
     assert evaluation.ap("0.25", "mass").value < 1.0
     assert evaluation.ap("0.25", "calcification").value == pytest.approx(1.0)
 
@@ -127,7 +133,9 @@ def test_missing_score_raises(ground_truth):
 
 
 def test_pycocotools_prints_nothing(ground_truth, capsys):
-    evaluate_detection(ground_truth, ground_truth.assign(score=0.5), image_ids=IMAGES, categories=CATEGORIES)
+    evaluate_detection(
+        ground_truth, ground_truth.assign(score=0.5), image_ids=IMAGES, categories=CATEGORIES
+    )
     assert capsys.readouterr().out == ""
 
 
@@ -144,11 +152,21 @@ def random_detection_case(seed: int) -> tuple[pd.DataFrame, pd.DataFrame, list[s
             truth_rows.append((image_id, category, x, y, x + size, y + size))
             jitter = rng.normal(scale=size * 0.2, size=2)
             prediction_rows.append(
-                (image_id, category, x + jitter[0], y + jitter[1], x + size + jitter[0], y + size + jitter[1], rng.random())
+                (
+                    image_id,
+                    category,
+                    x + jitter[0],
+                    y + jitter[1],
+                    x + size + jitter[0],
+                    y + size + jitter[1],
+                    rng.random(),
+                )
             )
         for _ in range(rng.integers(0, 3)):
             x, y = rng.uniform(0, 200, size=2)
-            prediction_rows.append((image_id, CATEGORIES[rng.integers(0, 2)], x, y, x + 20, y + 20, rng.random()))
+            prediction_rows.append(
+                (image_id, CATEGORIES[rng.integers(0, 2)], x, y, x + 20, y + 20, rng.random())
+            )
     return boxes(truth_rows), boxes(prediction_rows), image_ids
 
 
@@ -169,12 +187,20 @@ def test_weighted_ap_equals_duplicated_images():
     copies = []
     for image_id, count in zip(image_ids, counts):
         copies += [(image_id, f"{image_id}#{copy}") for copy in range(count)]
-    copied_truth = pd.concat([truth[truth["image_id"] == source].assign(image_id=target) for source, target in copies])
+    copied_truth = pd.concat(
+        [truth[truth["image_id"] == source].assign(image_id=target) for source, target in copies]
+    )
     copied_predictions = pd.concat(
-        [predictions[predictions["image_id"] == source].assign(image_id=target) for source, target in copies]
+        [
+            predictions[predictions["image_id"] == source].assign(image_id=target)
+            for source, target in copies
+        ]
     )
     expanded = evaluate_detection(
-        copied_truth, copied_predictions, image_ids=[target for _, target in copies], categories=CATEGORIES
+        copied_truth,
+        copied_predictions,
+        image_ids=[target for _, target in copies],
+        categories=CATEGORIES,
     )
     evaluation = evaluate_detection(truth, predictions, image_ids=image_ids, categories=CATEGORIES)
     for name, value in expanded.metrics().items():

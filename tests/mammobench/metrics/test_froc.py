@@ -38,9 +38,13 @@ def hand_case() -> dict:
 
 def test_froc_hand_computed(hand_case):
     evaluation = evaluate_froc(
-        hand_case["truth"], hand_case["predictions"], image_ids=hand_case["image_ids"], categories=["mass"]
+        hand_case["truth"],
+        hand_case["predictions"],
+        image_ids=hand_case["image_ids"],
+        categories=["mass"],
     )
-    # Operating points (FPs per image, sensitivity): (0, .5), (.25, .5), (.5, .5), (.5, 1), (.75, 1).
+    # Operating points as (FPs per image, sensitivity):
+    # (0, .5), (.25, .5), (.5, .5), (.5, 1), (.75, 1).
     assert evaluation.sensitivity(0.25).value == 0.5
     assert evaluation.sensitivity(0.5).value == 1.0
     assert evaluation.sensitivity(1.0).value == 1.0
@@ -50,7 +54,10 @@ def test_froc_hand_computed(hand_case):
 
 def test_froc_curve_points(hand_case):
     evaluation = evaluate_froc(
-        hand_case["truth"], hand_case["predictions"], image_ids=hand_case["image_ids"], categories=["mass"]
+        hand_case["truth"],
+        hand_case["predictions"],
+        image_ids=hand_case["image_ids"],
+        categories=["mass"],
     )
     curve = evaluation.curve("mass")
     assert curve["fps_per_image"].tolist() == [0.0, 0.25, 0.25, 0.5, 0.5, 0.75]
@@ -73,7 +80,9 @@ def test_froc_tied_scores_form_one_cut_off():
     predictions = pd.DataFrame(
         [("b", "mass", 0, 0, 10, 10, 0.7), ("a", "mass", 0, 0, 10, 10, 0.7)], columns=COLUMNS
     )
-    evaluation = evaluate_froc(truth, predictions, image_ids=["a", "b", "c", "d"], categories=["mass"])
+    evaluation = evaluate_froc(
+        truth, predictions, image_ids=["a", "b", "c", "d"], categories=["mass"]
+    )
     # The tie cannot be split: the lesion is found only together with the FP (0.25 per image).
     assert evaluation.sensitivity(0.25).value == 1.0
     assert evaluation.curve("mass")["fps_per_image"].tolist() == [0.25]
@@ -84,7 +93,9 @@ def test_center_criterion_hits_low_iou():
     # A small box in the middle: IoU 0.04, centre inside.
     predictions = pd.DataFrame([("a", "mass", 40, 40, 60, 60, 0.9)], columns=COLUMNS)
     by_iou = evaluate_froc(truth, predictions, image_ids=["a"], categories=["mass"])
-    by_center = evaluate_froc(truth, predictions, image_ids=["a"], categories=["mass"], criterion="center")
+    by_center = evaluate_froc(
+        truth, predictions, image_ids=["a"], categories=["mass"], criterion="center"
+    )
     assert by_iou.sensitivity(4.0).value == 0.0
     assert by_center.sensitivity(4.0).value == 1.0
 
@@ -104,24 +115,50 @@ def test_category_without_lesions_is_nan(hand_case):
 
 def test_empty_predictions_zero_sensitivity(hand_case):
     empty = pd.DataFrame(columns=COLUMNS)
-    evaluation = evaluate_froc(hand_case["truth"], empty, image_ids=hand_case["image_ids"], categories=["mass"])
+    evaluation = evaluate_froc(
+        hand_case["truth"], empty, image_ids=hand_case["image_ids"], categories=["mass"]
+    )
     assert evaluation.mean_sensitivity().value == 0.0
 
 
 def test_unknown_image_raises(hand_case):
     with pytest.raises(MetricInputError, match="'c'"):
-        evaluate_froc(hand_case["truth"], hand_case["predictions"], image_ids=["a", "b", "d"], categories=["mass"])
+        evaluate_froc(
+            hand_case["truth"],
+            hand_case["predictions"],
+            image_ids=["a", "b", "d"],
+            categories=["mass"],
+        )
 
 
 def test_weighted_froc_equals_duplicated_images(hand_case):
     counts = np.array([2, 1, 0, 3])
     evaluation = evaluate_froc(
-        hand_case["truth"], hand_case["predictions"], image_ids=hand_case["image_ids"], categories=["mass"]
+        hand_case["truth"],
+        hand_case["predictions"],
+        image_ids=hand_case["image_ids"],
+        categories=["mass"],
     )
-    copies = [(image_id, f"{image_id}#{k}") for image_id, count in zip(hand_case["image_ids"], counts) for k in range(count)]
+    copies = [
+        (image_id, f"{image_id}#{k}")
+        for image_id, count in zip(hand_case["image_ids"], counts)
+        for k in range(count)
+    ]
     expanded = evaluate_froc(
-        pd.concat([hand_case["truth"][hand_case["truth"]["image_id"] == s].assign(image_id=t) for s, t in copies]),
-        pd.concat([hand_case["predictions"][hand_case["predictions"]["image_id"] == s].assign(image_id=t) for s, t in copies]),
+        pd.concat(
+            [
+                hand_case["truth"][hand_case["truth"]["image_id"] == s].assign(image_id=t)
+                for s, t in copies
+            ]
+        ),
+        pd.concat(
+            [
+                hand_case["predictions"][hand_case["predictions"]["image_id"] == s].assign(
+                    image_id=t
+                )
+                for s, t in copies
+            ]
+        ),
         image_ids=[t for _, t in copies],
         categories=["mass"],
     )

@@ -81,7 +81,10 @@ def test_heatmap_to_boxes_two_blobs():
     heatmap[7, 10] = 0.9
     heatmap[25:31, 30:34] = 0.8  # rows 25-30, columns 30-33
     boxes = heatmap_to_boxes(heatmap, percentile=95)
-    assert boxes[["xmin", "ymin", "xmax", "ymax"]].values.tolist() == [[8, 5, 14, 10], [30, 25, 34, 31]]
+    assert boxes[["xmin", "ymin", "xmax", "ymax"]].values.tolist() == [
+        [8, 5, 14, 10],
+        [30, 25, 34, 31],
+    ]
     assert boxes["score"].tolist() == [0.9, 0.8]
     assert boxes["n_pixels"].tolist() == [30, 24]
 

@@ -9,21 +9,41 @@ from pathlib import Path
 import pytest
 
 import mammobench
-from mammobench.results.provenance import collect_run_header, finish_run_header, git_state, new_run_id
+from mammobench.results.provenance import (
+    collect_run_header,
+    finish_run_header,
+    git_state,
+    new_run_id,
+)
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
 
 def git(folder: Path, *arguments: str) -> None:
     subprocess.run(
-        ["git", "-C", str(folder), "-c", "user.name=test", "-c", "user.email=test@example.com", *arguments],
+        [
+            "git",
+            "-C",
+            str(folder),
+            "-c",
+            "user.name=test",
+            "-c",
+            "user.email=test@example.com",
+            *arguments,
+        ],
         check=True,
         capture_output=True,
     )
 
 
 def test_header_has_provenance():
-    header = collect_run_header({"task": "vindr-mass"}, seeds=[2, 0, 2], device="cpu", command_line=["mammobench", "run"], plugins=[])
+    header = collect_run_header(
+        {"task": "vindr-mass"},
+        seeds=[2, 0, 2],
+        device="cpu",
+        command_line=["mammobench", "run"],
+        plugins=[],
+    )
     assert header.mammobench_version == mammobench.__version__
     assert header.seeds == [0, 2]
     assert header.command_line == ["mammobench", "run"]

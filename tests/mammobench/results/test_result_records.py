@@ -36,7 +36,14 @@ DATA = {"dataset": "vindr", "data_source": "synthetic", "synthetic": True}
 
 
 def make_record(**overrides) -> ResultRecord:
-    fields = {**KEY.model_dump(), "split": "test", "metric": "auc", "value": 0.8, "status": "ok", **DATA}
+    fields = {
+        **KEY.model_dump(),
+        "split": "test",
+        "metric": "auc",
+        "value": 0.8,
+        "status": "ok",
+        **DATA,
+    }
     fields.update(overrides)
     return ResultRecord(**fields)
 
@@ -50,7 +57,9 @@ def test_record_validates():
 
 
 def test_cell_id_is_stable():
-    assert KEY.cell_id == cell_id("mammoclip", "sha256:abc", "vindr-mass", "1", "linear-probe", 0.1, 0)
+    assert KEY.cell_id == cell_id(
+        "mammoclip", "sha256:abc", "vindr-mass", "1", "linear-probe", 0.1, 0
+    )
     assert len(KEY.cell_id) == 20
     assert KEY.model_copy(update={"seed": 1}).cell_id != KEY.cell_id
     assert cell_id("e", "r", "t", "1", "p", 1, 0) == cell_id("e", "r", "t", "1", "p", 1.0, 0)
@@ -107,7 +116,9 @@ def test_fraction_out_of_range_rejected():
 
 
 def test_metric_fields_from_estimate():
-    estimate = bootstrap_metric(auc, [0, 1, 0, 1, 1, 0], [0.1, 0.8, 0.3, 0.6, 0.4, 0.5], list("abcdef"), n_resamples=200)
+    estimate = bootstrap_metric(
+        auc, [0, 1, 0, 1, 1, 0], [0.1, 0.8, 0.3, 0.6, 0.4, 0.5], list("abcdef"), n_resamples=200
+    )
     record = make_record(**metric_fields(estimate.value, estimate.ci))
     assert record.value == estimate.value.value
     assert record.ci_low == estimate.ci.low
@@ -124,7 +135,11 @@ def test_metric_fields_undefined_value():
 
 def test_unfinished_cell_records_per_metric():
     records = unfinished_cell_records(
-        KEY, status=RecordStatus.INVALID, metrics=["auc", "auc@breast"], message="no positives", **DATA
+        KEY,
+        status=RecordStatus.INVALID,
+        metrics=["auc", "auc@breast"],
+        message="no positives",
+        **DATA,
     )
     assert [record.metric for record in records] == ["auc", "auc@breast"]
     assert all(record.reason == "no positives" and record.value is None for record in records)
@@ -132,7 +147,11 @@ def test_unfinished_cell_records_per_metric():
 
 def test_error_records_are_not_final():
     records = unfinished_cell_records(
-        KEY, status=RecordStatus.ERROR, metrics=["auc"], message="RuntimeError: out of memory", **DATA
+        KEY,
+        status=RecordStatus.ERROR,
+        metrics=["auc"],
+        message="RuntimeError: out of memory",
+        **DATA,
     )
     assert records[0].error == "RuntimeError: out of memory"
     assert not records[0].final
@@ -148,7 +167,11 @@ def make_header(**overrides) -> RunHeader:
         "platform": "linux",
         "hostname": "host",
         "device": "cpu (2 threads)",
-        "config": {"fractions": (0.1, 1.0), "data_root": Path("/data"), "options": {"b": 1, "a": 2}},
+        "config": {
+            "fractions": (0.1, 1.0),
+            "data_root": Path("/data"),
+            "options": {"b": 1, "a": 2},
+        },
         "started_at": datetime(2025, 1, 1, tzinfo=timezone.utc),
     }
     fields.update(overrides)
@@ -159,7 +182,9 @@ def test_header_hashes_config():
     header = make_header()
     assert header.config["data_root"] == "/data"
     assert header.config["fractions"] == [0.1, 1.0]
-    assert header.config_sha256 == config_sha256({"options": {"a": 2, "b": 1}, "fractions": [0.1, 1.0], "data_root": "/data"})
+    assert header.config_sha256 == config_sha256(
+        {"options": {"a": 2, "b": 1}, "fractions": [0.1, 1.0], "data_root": "/data"}
+    )
 
 
 def test_header_round_trips_json():

@@ -16,7 +16,13 @@ import pandas as pd
 import pytest
 
 from mammobench.results import atomic
-from mammobench.results.records import CellKey, RecordStatus, ResultRecord, RunHeader, unfinished_cell_records
+from mammobench.results.records import (
+    CellKey,
+    RecordStatus,
+    ResultRecord,
+    RunHeader,
+    unfinished_cell_records,
+)
 from mammobench.results.store import OverwritePolicy, ResultStore, ResultStoreError, load_records
 
 DATA = {"dataset": "vindr", "data_source": "synthetic", "synthetic": True}
@@ -36,7 +42,9 @@ def make_key(seed: int = 0, fraction: float = 0.5) -> CellKey:
 
 def ok_records(key: CellKey, value: float = 0.8) -> list[ResultRecord]:
     return [
-        ResultRecord(**key.model_dump(), split="test", metric=metric, value=value, status="ok", **DATA)
+        ResultRecord(
+            **key.model_dump(), split="test", metric=metric, value=value, status="ok", **DATA
+        )
         for metric in ("auc", "auc@breast")
     ]
 
@@ -72,7 +80,9 @@ def predictions() -> pd.DataFrame:
 def test_write_and_read_cell(tmp_path, predictions):
     store = ResultStore(tmp_path)
     key = make_key()
-    path = store.write_cell(ok_records(key), predictions, make_header(), details={"max_detections": 100})
+    path = store.write_cell(
+        ok_records(key), predictions, make_header(), details={"max_detections": 100}
+    )
 
     assert path == tmp_path / "cells" / f"{key.cell_id}.json"
     cell = store.read_cell(key.cell_id)
@@ -125,12 +135,16 @@ def test_completed_rules(tmp_path):
     ok, failed, invalid, missing = make_key(0), make_key(1), make_key(2), make_key(3)
     store.write_cell(ok_records(ok), None, make_header())
     store.write_cell(
-        unfinished_cell_records(failed, status=RecordStatus.ERROR, metrics=["auc"], message="boom", **DATA),
+        unfinished_cell_records(
+            failed, status=RecordStatus.ERROR, metrics=["auc"], message="boom", **DATA
+        ),
         None,
         make_header(),
     )
     store.write_cell(
-        unfinished_cell_records(invalid, status=RecordStatus.INVALID, metrics=["auc"], message="no positives", **DATA),
+        unfinished_cell_records(
+            invalid, status=RecordStatus.INVALID, metrics=["auc"], message="no positives", **DATA
+        ),
         None,
         make_header(),
     )
@@ -145,7 +159,9 @@ def test_should_run_policies(tmp_path):
     ok, failed, missing = make_key(0), make_key(1), make_key(2)
     store.write_cell(ok_records(ok), None, make_header())
     store.write_cell(
-        unfinished_cell_records(failed, status=RecordStatus.ERROR, metrics=["auc"], message="boom", **DATA),
+        unfinished_cell_records(
+            failed, status=RecordStatus.ERROR, metrics=["auc"], message="boom", **DATA
+        ),
         None,
         make_header(),
     )
@@ -164,7 +180,9 @@ def test_rewrite_does_not_duplicate(tmp_path, predictions):
     store = ResultStore(tmp_path)
     key = make_key()
     store.write_cell(
-        unfinished_cell_records(key, status=RecordStatus.ERROR, metrics=["auc", "auc@breast"], message="boom", **DATA),
+        unfinished_cell_records(
+            key, status=RecordStatus.ERROR, metrics=["auc", "auc@breast"], message="boom", **DATA
+        ),
         None,
         make_header("run-1"),
     )
@@ -341,7 +359,9 @@ _WRITER = textwrap.dedent(
             continue
         records = [ResultRecord(**key.model_dump(), split="test", metric="auc", value=seed / 60,
                                 status="ok", dataset="d", data_source="synthetic", synthetic=True)]
-        predictions = pd.DataFrame({"image_id": [f"i{k}" for k in range(2000)], "score": rng.random(2000)})
+        predictions = pd.DataFrame(
+            {"image_id": [f"i{k}" for k in range(2000)], "score": rng.random(2000)}
+        )
         store.write_cell(records, predictions, header)
     """
 )
@@ -353,7 +373,9 @@ def test_sigkill_mid_write_then_resume(tmp_path):
     writer.write_text(_WRITER)
     root = tmp_path / "results"
 
-    process = subprocess.Popen([sys.executable, str(writer), str(root), "run-1"], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, str(writer), str(root), "run-1"], stdout=subprocess.PIPE, text=True
+    )
     assert process.stdout.readline().strip() == "ready"
     deadline = time.monotonic() + 60
     while len(list((root / "cells").glob("*.json"))) < 3 and time.monotonic() < deadline:
@@ -368,7 +390,9 @@ def test_sigkill_mid_write_then_resume(tmp_path):
         assert store.completed(cell_id)
         assert len(store.load_predictions(cell_id)) == 2000
 
-    subprocess.run([sys.executable, str(writer), str(root), "run-2"], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(writer), str(root), "run-2"], check=True, capture_output=True
+    )
     table = load_records(root)
     assert len(table) == 60
     assert sorted(table["seed"]) == list(range(60))
