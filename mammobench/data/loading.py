@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, get_worker_info
 
 from mammobench.data.image_cache import ImageCache
 from mammobench.data.manifest import Manifest
@@ -154,25 +154,37 @@ class RandomVerticalFlip:
 
     Args:
         p: flip probability.
-        seed: seed of the flip decisions; None draws from torch's global generator.
+        seed: seed of the flip decisions; None draws from torch's global generator, which the
+            DataLoader seeds differently in every worker. With a seed, each worker process
+            draws from ``seed + worker id``, so workers do not repeat each other's decisions.
     """
 
     def __init__(self, p: float = 0.5, seed: int | None = None) -> None:
         if not 0.0 <= p <= 1.0:
             raise ConfigError(f"flip probability {p} must lie in [0, 1]")
         self.p = p
-        self.generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        self.seed = seed
+        self._generator: torch.Generator | None = None
+        self._generator_worker: int | None = None
 
-    def __call__(
-        self, image: torch.Tensor, boxes: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        if torch.rand((), generator=self.generator).item() >= self.p:
+    def __call__(self, image: torch.Tensor, boxes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if torch.rand((), generator=self._worker_generator()).item() >= self.p:
             return image, boxes
         height = image.shape[-2]
         flipped = boxes.clone()
         flipped[:, 1] = height - boxes[:, 3]
         flipped[:, 3] = height - boxes[:, 1]
         return torch.flip(image, dims=[-2]), flipped
+
+    def _worker_generator(self) -> torch.Generator | None:
+        if self.seed is None:
+            return None
+        worker = get_worker_info()
+        worker_id = worker.id if worker is not None else -1
+        if self._generator is None or self._generator_worker != worker_id:
+            self._generator = torch.Generator().manual_seed(self.seed + max(worker_id, 0))
+            self._generator_worker = worker_id
+        return self._generator
 
 
 def collate_images(batch: list[dict[str, Any]]) -> dict[str, Any]:

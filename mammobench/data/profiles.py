@@ -1,9 +1,10 @@
 """Named resolution profiles: the size every image is resized to after cropping.
 
-Sizes are (height, width) in pixels for a breast with its chest wall on the left. ``paper``
-matches Mammo-CLIP (1520 x 912). ``tiny`` keeps tests and the CPU demo fast. ``medium`` and
-``tiny`` are multiples of 32, so every stride of common CNN backbones divides them; ``paper`` is
-a multiple of 16 only, as in the reference code.
+Sizes are (height, width) in pixels for a breast with its chest wall on the left. Preprocessing
+stretches the breast crop to this size without padding, as Mammo-CLIP does, so a crop's aspect
+ratio is not kept. ``paper`` matches Mammo-CLIP (1520 x 912). ``tiny`` keeps tests and the CPU
+demo fast. ``medium`` and ``tiny`` are multiples of 32, so every stride of common CNN backbones
+divides them; ``paper`` is a multiple of 16 only, as in the reference code.
 """
 
 from __future__ import annotations

@@ -158,3 +158,21 @@ def test_worker_count_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MAMMOBENCH_NUM_WORKERS", "many")
     with pytest.raises(ConfigError, match="MAMMOBENCH_NUM_WORKERS='many' is invalid"):
         default_num_workers()
+
+
+def test_seeded_flip_repeats_decisions() -> None:
+    image = torch.zeros((1, 8, 4))
+    boxes = torch.zeros((0, 4))
+    first = RandomVerticalFlip(p=0.5, seed=11)
+    second = RandomVerticalFlip(p=0.5, seed=11)
+
+    decisions = [first(image, boxes)[0] is not image for _ in range(20)]
+    repeated = [second(image, boxes)[0] is not image for _ in range(20)]
+
+    assert decisions == repeated
+    assert 0 < sum(decisions) < 20
+
+
+def test_flip_probability_checked() -> None:
+    with pytest.raises(ConfigError, match="flip probability 1.5"):
+        RandomVerticalFlip(p=1.5)
