@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from mammobench.cli.console import console, print_json
+
+if TYPE_CHECKING:
+    from mammobench.encoders.embedding_cache import CacheEntry
 
 _SIZE_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?i?B?)\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
@@ -127,10 +131,10 @@ def prune_command(
     folders += [(folder, _folder_size(folder), "interrupted write") for folder in cache.stale_temporaries()]
 
     verb = "would remove" if dry_run else "removed"
-    for folder, size, what in folders:
+    for folder, size, description in folders:
         if not dry_run:
             cache.remove(folder)
-        console.print(f"{verb} {folder.name[:12]} ({what}, {_human_size(size)})")
+        console.print(f"{verb} {folder.name[:12]} ({description}, {_human_size(size)})")
     freed = sum(size for _, size, _ in folders)
     console.print(f"{verb} {len(folders)} entries, {_human_size(freed)}")
 
@@ -147,7 +151,7 @@ def parse_size(text: str) -> int:
     return int(number * factor)
 
 
-def _describe(entry) -> dict[str, object]:
+def _describe(entry: CacheEntry) -> dict[str, object]:
     key = entry.key
     return {
         "key": entry.digest,
@@ -170,9 +174,11 @@ def _folder_size(folder: Path) -> int:
 
 
 def _human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+    if size < 1024:
+        return f"{size} B"
+    value = size / 1024
+    for unit in ("KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} GiB"

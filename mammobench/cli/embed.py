@@ -97,9 +97,9 @@ def embed_command(
     console.print(f"cache key: {result.key}")
     console.print(f"location:  {result.path}")
     if result.failed:
-        shown = list(result.failed.items())[:_FAILURES_SHOWN]
-        more = len(result.failed) - len(shown)
-        for image_id, reason in shown:
+        listed = list(result.failed.items())[:_FAILURES_SHOWN]
+        more = len(result.failed) - len(listed)
+        for image_id, reason in listed:
             print_warning(f"image '{image_id}' failed: {reason}")
         if more:
             print_warning(f"{more} more images failed; 'mammobench embed --json' lists all of them")

@@ -84,7 +84,7 @@ class EmbeddingSet:
         """Return the embeddings of ``image_ids`` in that order, as an in-memory array.
 
         Raises:
-            DataError: An id has no embedding; the message says when the image failed.
+            DataError: An id has no embedding. For a failed image the message gives the reason.
         """
         return self.array[_row_indices(self.ids, self.failed, image_ids)]
 
@@ -361,7 +361,7 @@ def run_batches(
             for index, error in enumerate(errors):
                 if error is not None:
                     failed[batch_ids[index]] = str(error)
-                    logger.warning("image '%s' skipped: %s", batch_ids[index], error)
+                    logger.debug("image '%s' skipped: %s", batch_ids[index], error)
 
             if readable:
                 images = batch["image"]
@@ -447,7 +447,7 @@ def _storage_dtype(dtype: str) -> torch.dtype:
 def _declare_levels(
     writer: CacheWriter, feature_info: Sequence[FeatureInfo], profile: ResolutionProfile, dtype: torch.dtype
 ) -> None:
-    # Only for entries without rows (every image failed): the estimated map size stands in for
+    # Only for entries without rows (every image failed), so the estimated map size replaces
     # the size the encoder would have produced.
     numpy_dtype = np.float16 if dtype == torch.float16 else np.float32
     for position, info in enumerate(feature_info):

@@ -58,7 +58,7 @@ def load_checkpoint(path: Path | str, *, trust_pickle: bool = False) -> dict[str
         The state dict, parameter name to tensor.
 
     Raises:
-        WeightsError: The file is missing, unreadable, untrusted or holds no state dict.
+        WeightsError: The file is missing, unreadable, untrusted or contains no state dict.
     """
     path = Path(path)
     if not path.is_file():
@@ -173,7 +173,8 @@ def load_state_dict_strict(
         if name in expected and tuple(tensor.shape) != tuple(expected[name].shape)
     ]
     if missing or unexpected or mismatched:
-        raise WeightsError(f"weights '{source}' do not match the network: {_describe_mismatch(missing, unexpected, mismatched)}")
+        description = _describe_mismatch(missing, unexpected, mismatched)
+        raise WeightsError(f"weights '{source}' do not match the network: {description}")
 
     result = module.load_state_dict(kept, strict=False)
     if result.missing_keys or result.unexpected_keys:
@@ -272,7 +273,7 @@ def _read_pickle(path: Path, *, trust_pickle: bool) -> Any:
                 "safetensors, or pass --trust-pickle if you trust its source"
             ) from error
         raise WeightsError(
-            f"weights file '{path}' holds the Python object {custom_object.group(1)}, and "
+            f"weights file '{path}' contains the Python object {custom_object.group(1)}, and "
             "unpickling it can run arbitrary code. Convert the file to safetensors, or pass "
             "--trust-pickle if you trust its source"
         ) from error

@@ -11,6 +11,7 @@ from PIL import Image
 from mammobench.data.manifest import Manifest
 
 BAD_IMAGE_ID = "damaged"
+MANIFEST_FILE = "manifest.csv"
 
 
 def write_mammogram(path: Path, seed: int, height: int = 96, width: int = 64) -> None:
@@ -34,7 +35,17 @@ def tiny_manifest(root: Path, count: int = 6, *, with_damaged: bool = True) -> M
     if with_damaged:
         (root / "damaged.png").write_bytes(b"not a png file")
         rows.append(_row(BAD_IMAGE_ID, "patient-damaged", "L", "damaged.png", "train"))
-    return Manifest(dataset="tiny-test", root=root, images=pd.DataFrame(rows)).validate()
+    images = pd.DataFrame(rows)
+    images.to_csv(root / MANIFEST_FILE, index=False)
+    return Manifest(dataset="tiny-test", root=root, images=images).validate()
+
+
+def read_tiny(root: Path) -> Manifest:
+    """Dataset adapter of the 'tiny-test' dataset: read the manifest that tiny_manifest wrote."""
+    images = pd.read_csv(Path(root) / MANIFEST_FILE, dtype={"density": str, "site": str}, keep_default_na=False)
+    images["birads"] = images["birads"].astype(float)
+    images["age"] = images["age"].astype(float)
+    return Manifest(dataset="tiny-test", root=Path(root), images=images).validate()
 
 
 def _row(image_id: str, patient_id: str, laterality: str, path: str, split: str) -> dict[str, object]:

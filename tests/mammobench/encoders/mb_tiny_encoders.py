@@ -1,4 +1,4 @@
-"""Tiny real encoders for core tests, and a plugin module that registers them.
+"""Tiny real encoders for core tests, and a plugin module that registers them with a tiny dataset.
 
 Core tests must not depend on first-party plugins, so they build these instead of timm models.
 """
@@ -10,6 +10,7 @@ from torch import nn
 
 from mammobench.api import (
     Capability,
+    DatasetSpec,
     Encoder,
     EncoderInfo,
     EncoderSpec,
@@ -74,6 +75,11 @@ def build_constant(spec, argument, options) -> ConstantEncoder:
 
 def build_not_an_encoder(spec, argument, options) -> object:
     return object()
+
+
+@hookimpl
+def mammobench_register_datasets():
+    return [DatasetSpec(name="tiny-test", loader="mb_tiny_data:read_tiny", description="Tiny test images.")]
 
 
 @hookimpl
