@@ -77,7 +77,7 @@ def preprocess(
 
     region = find_breast_region(image)
     if not region.found:
-        logger.warning("%s: %s; using the whole image", name, region.reason)
+        logger.warning("%s: no breast found (%s); using the whole image", name, region.reason)
     side = chest_wall_side(region, laterality, name=name)
     transform = BoxTransform(
         source_size=(int(image.shape[0]), int(image.shape[1])),

@@ -20,20 +20,17 @@ The search runs on a block-averaged copy whose longer side is at most 512 pixels
    the nipple or the axilla) are marked for blanking, see :meth:`BreastRegion.keep_mask`.
 
 An image without a dark background (its darker Otsu class at least a quarter as bright as the
-brighter one, or 90 % of it above the threshold) is already a breast crop and is kept whole. When no component qualifies, the region is the whole image and a warning is logged, so
-a crop is never empty and never only a label.
+brighter one, or 90 % of it above the threshold) is already a breast crop and is kept whole. When no component qualifies, the region is the whole image with ``found`` False and the reason,
+so a crop is never empty and never only a label. The caller logs the warning, naming the image.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
-
-logger = logging.getLogger(__name__)
 
 # Longer side of the block-averaged copy the search runs on.
 _SEARCH_SIZE = 512
@@ -55,6 +52,9 @@ _STRIP_ELONGATION = 4.0
 # Label plate test: fills this much of its bounding box and covers less than this area fraction.
 _PLATE_EXTENT = 0.9
 _PLATE_MAX_FRACTION = 0.15
+# The refined box takes thresholded pixels up to this many opening radii from the opened breast,
+# which brings back the skin line, the nipple and the thin tips along the chest wall.
+_REFINE_MARGIN_FACTOR = 4
 # Pixels farther from the breast than this many opening radii are background inside the crop.
 _KEEP_MARGIN_FACTOR = 3
 # Film edge bands joined to the breast lie within this fraction of the image side from its edge.
@@ -132,10 +132,9 @@ def find_breast_region(image: np.ndarray) -> BreastRegion:
 
     component, reason = _pick_breast_component(opened)
     if component is None:
-        logger.warning("no breast found (%s); using the whole image", reason)
         return BreastRegion((0, 0, width, height), False, None, False, reason)
 
-    near = ndimage.binary_dilation(component, structure=disk, iterations=2)
+    near = ndimage.distance_transform_edt(~component) <= _REFINE_MARGIN_FACTOR * radius
     region = _trim_border_bands((mask & near) | component)
     small_box = _bounding_box(region)
     box = _to_full_resolution(small_box, factor, small.shape, (height, width))
@@ -282,6 +281,8 @@ def _trim_end_rows(region: np.ndarray, band: int) -> np.ndarray:
             if reach[row] > limit:
                 break
             trimmed[row] = False
+    if not trimmed.any():
+        return region  # a narrow breast against the edge: nothing to tell the band from
     return trimmed
 
 

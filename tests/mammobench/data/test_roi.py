@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from mammobench.data.preprocess import preprocess
 from mammobench.data.readers import read_image
 from mammobench.data.roi import find_breast_region
 
@@ -72,13 +73,28 @@ def test_label_only_image_falls_back(caplog: pytest.LogCaptureFixture) -> None:
     image = np.random.default_rng(1).uniform(0.0, 0.02, size=(400, 300)).astype(np.float32)
     image[10:40, 200:260] = 1.0
 
-    with caplog.at_level(logging.WARNING, logger="mammobench.data.roi"):
-        region = find_breast_region(image)
+    region = find_breast_region(image)
+    with caplog.at_level(logging.WARNING, logger="mammobench.data.preprocess"):
+        processed, transform = preprocess(image, "L", "tiny", name="label-only")
 
     assert not region.found
     assert region.box == (0, 0, 300, 400)
-    assert "label plate" in region.reason or "small" in region.reason
-    assert "no breast found" in caplog.text
+    assert "small mark or text" in region.reason
+    assert transform.crop == (0, 0, 300, 400)
+    assert processed.max() > 0.5  # the label is kept: nothing is blanked without a breast
+    assert "label-only: no breast found" in caplog.text
+
+
+def test_narrow_breast_at_edge_kept() -> None:
+    # A breast only 7 % of the image wide, pressed against the left edge, is all "band".
+    rows, columns = np.mgrid[0:600, 0:400]
+    inside = (columns / 28.0) ** 2 + ((rows - 300) / 260.0) ** 2 <= 1.0
+    image = np.where(inside, 0.6, 0.0).astype(np.float32)
+    region = find_breast_region(image)
+    assert region.found
+    assert region.box[0] == 0
+    assert abs(region.box[1] - 40) <= 4
+    assert abs(region.box[3] - 560) <= 4
 
 
 def test_full_frame_breast_keeps_frame() -> None:
