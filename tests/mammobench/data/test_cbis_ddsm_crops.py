@@ -74,7 +74,7 @@ def test_right_breast_flipped_to_left(films: dict[str, np.ndarray]) -> None:
 
     assert transform.flip
     assert processed.shape == (256, 160)
-    # The chest wall is now on the left: the left half holds most of the tissue.
+    # The chest wall is now on the left, so the left half contains most of the tissue.
     assert processed[:, : width // 2].mean() > 2 * processed[:, width // 2 :].mean()
 
 

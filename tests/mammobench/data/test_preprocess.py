@@ -37,7 +37,8 @@ def test_output_matches_profile(profile: str) -> None:
     processed, transform = preprocess(synthetic_breast(), "L", profile)
     assert processed.shape == PROFILES[profile].size
     assert processed.dtype == np.float32
-    assert 0.0 <= processed.min() and processed.max() <= 1.0
+    assert processed.min() >= 0.0
+    assert processed.max() <= 1.0
     assert transform.output_size == PROFILES[profile].size
 
 

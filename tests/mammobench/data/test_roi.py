@@ -58,7 +58,7 @@ def test_label_and_film_edge_excluded() -> None:
 
 def test_edge_glow_joined_to_breast_trimmed() -> None:
     # A graded glow along the chest-wall edge, as on CBIS-DDSM films, joins the breast from top
-    # to bottom; the crop must still end near the breast.
+    # to bottom. The crop must still end near the breast.
     image = synthetic_breast()
     glow = np.linspace(0.3, 0.0, 24, dtype=np.float32)
     image[:, :24] = np.maximum(image[:, :24], glow)
@@ -141,7 +141,9 @@ def test_mias_lesions_inside_crop(mias_regions, realdata_dir: Path) -> None:
         name, x, y = match.group(1), int(match.group(4)), int(match.group(5))
         row = 1023 - y
         x0, y0, x1, y1 = mias_regions[name][1].box
-        assert x0 <= x < x1 and y0 <= row < y1, f"{name}: lesion at ({x}, {row}) outside crop {(x0, y0, x1, y1)}"
+        where = f"{name}: lesion at ({x}, {row}) outside crop {(x0, y0, x1, y1)}"
+        assert x0 <= x < x1, where
+        assert y0 <= row < y1, where
         checked += 1
     assert checked >= 10
 

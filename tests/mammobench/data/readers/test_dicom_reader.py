@@ -46,7 +46,8 @@ def test_monochrome1_jpeg2000_pair_polarity(pydicom_data_dir: Path, stem: str) -
 
     assert lossless.dtype == np.float32
     assert lossless.shape == lossy.shape
-    assert 0.0 <= lossless.min() and lossless.max() <= 1.0
+    assert lossless.min() >= 0.0
+    assert lossless.max() <= 1.0
     assert _correlation(lossless, lossy) > 0.99
 
     # MONOCHROME1: a high stored value is displayed dark, so the output runs against it.
@@ -112,7 +113,9 @@ def test_signed_jpeg_ls_stays_signed(pydicom_data_dir: Path) -> None:
     assert np.issubdtype(modality.dtype, np.signedinteger) or np.issubdtype(modality.dtype, np.floating)
     assert np.array_equal(modality, stored)
     image = read_image(path)
-    assert 0.0 <= image.min() < image.max() <= 1.0
+    assert image.min() >= 0.0
+    assert image.max() <= 1.0
+    assert image.max() > image.min()
 
 
 @pytest.mark.realdata
@@ -251,8 +254,8 @@ def test_window_missing_every_pixel_raises(write_dicom) -> None:
 
 
 def test_values_beyond_bits_stored_raise(write_dicom) -> None:
-    # pydicom masks unused high bits of native and RLE data, as the standard says, but a JPEG
-    # 2000 codestream decodes at its own precision, which a wrong BitsStored can undercut.
+    # pydicom masks unused high bits of native and RLE data, as the standard requires, but a
+    # JPEG 2000 codestream decodes at its own precision, which a wrong BitsStored can undercut.
     dataset_path = write_dicom(RAMP, compress=JPEG2000Lossless)
     dataset = pydicom.dcmread(dataset_path)
     dataset.BitsStored = 10
