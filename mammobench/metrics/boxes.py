@@ -44,6 +44,8 @@ def box_table(
             zero or negative width or height, or an id is unknown.
     """
     required = [*BOX_COLUMNS, "score"] if require_score else list(BOX_COLUMNS)
+    if frame.columns.empty:
+        frame = pd.DataFrame(columns=required)  # an empty pd.DataFrame() means "no boxes"
     missing = [column for column in required if column not in frame.columns]
     if missing:
         raise MetricInputError(

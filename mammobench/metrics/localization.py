@@ -153,7 +153,7 @@ def heatmap_to_boxes(
 
     Returns:
         Columns ``xmin, ymin, xmax, ymax, score, n_pixels``, one row per component, sorted by
-        descending score.
+        descending score. Add ``image_id`` and ``category`` columns to use it as a box table.
 
     Raises:
         MetricInputError: The heatmap is not 2-D or contains a non-finite value, or an argument

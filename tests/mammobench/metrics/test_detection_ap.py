@@ -86,6 +86,11 @@ def test_empty_predictions_score_zero(ground_truth):
     assert evaluation.ap("0.25").value == 0.0
     assert evaluation.ap("0.5", "mass").value == 0.0
 
+    no_columns = evaluate_detection(
+        ground_truth, pd.DataFrame(), image_ids=IMAGES, categories=CATEGORIES
+    )
+    assert no_columns.ap("0.25").value == 0.0
+
 
 def test_category_without_ground_truth_is_nan(ground_truth):
     predictions = ground_truth.assign(score=0.9)

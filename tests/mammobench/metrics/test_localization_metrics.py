@@ -35,6 +35,13 @@ def test_iou_hits_per_threshold():
     assert hit_rate(outcomes, "hit@0.25").value == pytest.approx(2 / 3)
 
 
+def test_iou_hits_without_predictions():
+    truth = pd.DataFrame([("a", "mass", 0, 0, 10, 10)], columns=BOX_COLUMNS)
+    outcomes = iou_hits(truth, pd.DataFrame())
+    assert outcomes["best_iou"].tolist() == [0.0]
+    assert outcomes["hit@0.25"].tolist() == [False]
+
+
 def test_hit_rate_empty_is_nan():
     outcomes = iou_hits(pd.DataFrame(columns=BOX_COLUMNS), pd.DataFrame(columns=BOX_COLUMNS))
     result = hit_rate(outcomes, "hit@0.25")
