@@ -63,9 +63,9 @@ def prepare_command(
 ) -> None:
     """Decode, crop and resize every image of a dataset into the preprocessed-image cache.
 
-    Files that fail are listed at the end and do not stop the run. The exit status is 0 when at
-    least one image is in the cache afterwards, 1 when every image failed (usually a wrong root
-    or a missing codec).
+    Failed files are listed at the end and do not stop the run.
+    Exit status 0: at least one image is in the cache afterwards.
+    Exit status 1: every image failed (usually a wrong root or a missing codec).
     """
     from mammobench.data.workers import default_num_workers
     from mammobench.data.prepare import load_dataset_manifest, prepare_images
