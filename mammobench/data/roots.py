@@ -8,7 +8,7 @@ The data root of a dataset is, in order of precedence:
 3. the built-in synthetic copy in ``<MAMMOBENCH_HOME>/datasets/<name>-synthetic-v<version>``,
    generated once by the dataset's synthesizer the first time it is needed.
 
-A manifest is marked synthetic whenever its root holds a ``SYNTHETIC.json`` marker, so results on
+A manifest is marked synthetic whenever its root contains a ``SYNTHETIC.json`` marker, so results on
 synthetic data are labelled as such wherever they appear, whichever way the root was chosen.
 
 A synthesizer is a function ``write_synthetic(out, config=None, progress=None, *, workers=None)``
@@ -110,7 +110,7 @@ def default_synthetic_root(spec: DatasetSpec) -> Path:
 
 
 def is_synthetic(root: Path | str) -> bool:
-    """Return True when ``root`` holds a ``SYNTHETIC.json`` marker."""
+    """Return True when ``root`` contains a ``SYNTHETIC.json`` marker."""
     return (Path(root) / MARKER_FILE).is_file()
 
 
@@ -185,7 +185,7 @@ def _existing_folder(path: Path, what: str, spec: DatasetSpec) -> Path:
     if not path.is_dir():
         where = "does not exist" if not path.exists() else "is not a folder"
         raise DataError(
-            f"{what} '{path}' {where}; point it at the folder that holds '{spec.name}' in one of "
+            f"{what} '{path}' {where}; point it at the folder that contains '{spec.name}' in one of "
             f"its layouts ({', '.join(spec.layouts) or 'see the dataset documentation'})"
         )
     return path

@@ -1,7 +1,7 @@
 """Breast outline, nipple, pectoral muscle and compressed thickness for CC and MLO views.
 
 Everything is computed in a canonical frame with the chest wall on the left image edge and the
-nipple pointing right; right breasts are mirrored after rendering. Lesion positions are given
+nipple pointing right. Right breasts are mirrored after rendering. Lesion positions are given
 in breast coordinates that mean the same thing in both views:
 
 - ``depth`` from 0 (nipple) to 1 (chest wall), along the nipple axis;
@@ -111,15 +111,8 @@ class ViewGeometry:
                 return float(y), x
         return center, x
 
-    def inside_fraction(self, box: tuple[float, float, float, float]) -> float:
-        """Return the fraction of a box's area (xmin, ymin, xmax, ymax) that lies in the breast."""
-        xmin, ymin, xmax, ymax = (int(round(value)) for value in box)
-        region = self.mask[max(ymin, 0) : max(ymax, 0), max(xmin, 0) : max(xmax, 0)]
-        area = max(xmax - xmin, 1) * max(ymax - ymin, 1)
-        return float(region.sum()) / area
 
-
-def sample_breast_shape(rng: np.random.Generator, pixel_spacing_mm: float) -> BreastShape:
+def sample_breast_shape(rng: np.random.Generator) -> BreastShape:
     """Draw the shape of one breast."""
     depth = rng.uniform(0.55, 0.86)
     mlo_nipple_y = rng.uniform(0.50, 0.62)

@@ -2,8 +2,8 @@
 
 Calcium attenuates far more than soft tissue, so calcifications are drawn as small bright
 specks added on top of whatever tissue they lie in. Specks are one to two pixels wide at the
-default size; clusters carry enough of them that a cluster still brightens its area after the
-image is downscaled for a small model.
+default size. Clusters carry enough of them to still brighten their area after the image is
+downscaled for a small model.
 """
 
 from __future__ import annotations

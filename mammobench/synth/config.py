@@ -1,6 +1,6 @@
 """Settings of the synthetic mammography generator.
 
-:class:`SynthConfig` holds every choice that changes the generated data. The output is a pure
+:class:`SynthConfig` contains every choice that changes the generated data. The output is a pure
 function of the config (and :data:`GENERATOR_VERSION`): the same config gives byte-identical
 files for any number of worker processes.
 """
@@ -158,7 +158,7 @@ class SynthConfig(BaseModel):
     def for_layout(cls, layout: str, **overrides: object) -> SynthConfig:
         """Return the defaults for one on-disk layout, with ``overrides`` applied.
 
-        ``vindr`` is enriched: about 15 % of breasts carry an annotated mass and 10 % suspicious
+        ``vindr`` is enriched: about 15 % of breasts carry an annotated mass and 14 % suspicious
         calcifications, so that mass and calcification tasks have positives at small dataset
         sizes (real VinDr-Mammo has about 5 % and 2.5 % of images). ``rsna`` keeps the screening
         cancer prevalence of the RSNA challenge data, about 2 % of images.
@@ -185,7 +185,10 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 LAYOUT_DEFAULTS: dict[str, dict[str, object]] = {
-    "vindr": {"cancer_prevalence": 0.06},
+    "vindr": {
+        "cancer_prevalence": 0.06,
+        "finding_rates": FindingRates(mass=0.12, calcification=0.12),
+    },
     "rsna": {
         "cancer_prevalence": 0.02,
         "finding_rates": FindingRates(mass=0.05, calcification=0.04),

@@ -8,6 +8,7 @@ derived from ids by hashing, so the same ids give byte-identical files.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,9 @@ from pydicom.uid import (
 
 from mammobench.errors import ConfigError
 from mammobench.synth.detector import StoredImage, Vendor
+
+# pylibjpeg-openjpeg logs "tile number 1 / 1" at INFO for every image it encodes.
+logging.getLogger("openjpeg").setLevel(logging.WARNING)
 
 TRANSFER_SYNTAXES: dict[str, UID] = {
     "uncompressed": ExplicitVRLittleEndian,

@@ -68,7 +68,7 @@ class BoxRecord:
 
 @dataclass
 class ImageRecord:
-    """What was written for one image."""
+    """Metadata of one written image: format and annotated boxes."""
 
     slot: ImageSlot
     height: int
@@ -124,7 +124,7 @@ def generate_patient(config: SynthConfig, plan: PatientPlan, root: Path) -> Pati
             breast_density = "ABCD"[int(np.clip(index, 0, 3))]
         breast_plans[laterality] = findings.sample_breast(laterality, breast_density, config, clinical)
 
-    shapes = {"L": anatomy.sample_breast_shape(clinical, config.pixel_spacing_mm)}
+    shapes = {"L": anatomy.sample_breast_shape(clinical)}
     shapes["R"] = anatomy.sibling_shape(shapes["L"], clinical)
 
     acquisition = patient_rng(config, plan.index, _ACQUISITION_STREAM)

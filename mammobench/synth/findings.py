@@ -51,7 +51,7 @@ _CATEGORY_OF_KIND = {
     INTRAMAMMARY_NODE: vocab.OTHER_FINDING,
 }
 
-# How a cancer shows itself, with relative frequency. "mass_calcification" is a mass with
+# Relative frequency of each way a cancer presents. "mass_calcification" is a mass with
 # calcifications inside it, marked as one box with both categories.
 _CANCER_PRESENTATIONS = {
     "mass": 0.45,
@@ -81,8 +81,8 @@ _BENIGN_CALCIFICATION_FORMS = ("round", "coarse", "popcorn", "vascular", "rim")
 class Lesion:
     """One finding of one breast, in breast coordinates shared by both views.
 
-    ``depth`` runs from 0 at the nipple to 1 at the chest wall; ``lateral`` from -1 (medial) to
-    1 (lateral); ``superior`` from -1 (inferior) to 1 (superior).
+    ``depth`` runs from 0 at the nipple to 1 at the chest wall. ``lateral`` runs from -1
+    (medial) to 1 (lateral), and ``superior`` from -1 (inferior) to 1 (superior).
     """
 
     kind: str
@@ -337,7 +337,11 @@ def _look_alike(kind: str, rng: np.random.Generator) -> Lesion:
                        margin=_choose(rng, {"circumscribed": 0.8, "obscured": 0.2}))
     if kind == BENIGN_CALCIFICATION:
         morphology = str(rng.choice(_BENIGN_CALCIFICATION_FORMS))
-        distribution = "diffuse" if morphology == "round" else ("linear" if morphology == "vascular" else "grouped")
+        distribution = "grouped"
+        if morphology == "round":
+            distribution = "diffuse"
+        elif morphology == "vascular":
+            distribution = "linear"
         return _lesion(BENIGN_CALCIFICATION, rng, annotated=False, birads=2, suspicious=False,
                        size_mm=rng.uniform(3.0, 12.0) if morphology != "vascular" else rng.uniform(20, 50),
                        calcification_morphology=morphology, calcification_distribution=distribution)
@@ -430,9 +434,9 @@ def _breast_birads(lesions: list[Lesion]) -> int:
 def _noisy_label(has_cancer: bool, birads: int, config: SynthConfig, rng: np.random.Generator) -> bool:
     """Flip a share of labels, keeping the expected prevalence.
 
-    Cancers are recorded negative with probability ``cancer_label_noise``; suspicious-looking
-    breasts without cancer (BI-RADS 4-5) are recorded positive at a rate that adds back the same
-    expected number of positives.
+    Cancers are recorded negative with probability ``cancer_label_noise``. Suspicious-looking
+    breasts without cancer (BI-RADS 4-5) are recorded positive at a rate that adds back the
+    same expected number of positives.
     """
     noise = config.cancer_label_noise
     if has_cancer:

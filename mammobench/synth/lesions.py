@@ -147,16 +147,6 @@ def draw_skin_marker(canvas: Canvas, center: tuple[float, float], radius: float)
     canvas.image[window.rows, window.columns] = np.maximum(region, 1.6 * disc)
 
 
-def draw_clip(canvas: Canvas, center: tuple[float, float], length: float, angle: float) -> None:
-    """Draw a surgical clip: a short bright metal bar."""
-    window = canvas.window(center[0], center[1], length)
-    along = window.dx * np.cos(angle) + window.dy * np.sin(angle)
-    across = -window.dx * np.sin(angle) + window.dy * np.cos(angle)
-    bar = np.clip(length / 2 - np.abs(along) + 0.5, 0.0, 1.0) * np.clip(1.2 - np.abs(across), 0.0, 1.0)
-    region = canvas.image[window.rows, window.columns]
-    canvas.image[window.rows, window.columns] = np.maximum(region, 1.6 * bar)
-
-
 def skin_box(canvas: Canvas, low: float, high: float) -> Box | None:
     """Return the box around the skin line between two transverse coordinates."""
     geometry = canvas.geometry

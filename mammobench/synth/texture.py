@@ -2,8 +2,9 @@
 
 Normal mammographic backgrounds have roughly isotropic power spectra ``K / f**beta`` with
 ``beta`` from 1.5 to 3.5, about 2.8 on average (Burgess, Proc. SPIE 5034, 2003), so the
-fibroglandular pattern is built from power-law noise. Ducts and Cooper's ligaments are thin bright lines; they are drawn
-as the zero level set of smooth random fields, which form a network of curved lines.
+fibroglandular pattern is built from power-law noise. Ducts and Cooper's ligaments are thin
+bright lines. They are drawn as the zero level set of smooth random fields, which forms a
+network of curved lines.
 """
 
 from __future__ import annotations

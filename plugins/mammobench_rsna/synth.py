@@ -8,8 +8,8 @@
     <out>/SYNTHETIC.json                             marks the folder as synthetic
 
 Ids are integers like Kaggle's. As in the competition data, site 2 leaves ``BIRADS`` and
-``density`` empty; ``BIRADS`` is 0 (recalled), 1 (negative) or 2 (benign); ``cancer``,
-``biopsy`` and ``invasive`` are 0 or 1 per breast; ``difficult_negative_case`` is True for a
+``density`` empty, and ``BIRADS`` is 0 (recalled), 1 (negative) or 2 (benign). ``cancer``,
+``biopsy`` and ``invasive`` are 0 or 1 per breast. ``difficult_negative_case`` is True for a
 biopsied breast without cancer.
 """
 

@@ -84,8 +84,9 @@ CATEGORY_NAMES = {
     vocab.SUSPICIOUS_LYMPH_NODE: "Suspicious Lymph Node",
 }
 
-# Seed stream for ids and splits, apart from the generator's per-patient streams.
+# Seed streams for ids and splits, apart from the generator's per-patient streams.
 _ID_STREAM = 0x56494E44
+_SPLIT_STREAM = 0x56494E45
 
 
 def write_synthetic(
@@ -108,8 +109,9 @@ def write_synthetic(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
 
-    plans, series_ids, splits = _plan_patients(config)
+    plans, series_ids = _plan_patients(config)
     records = generate_patients(out, config, plans, progress=progress, workers=workers)
+    splits = _split_patients(records, config)
 
     _write_breast_level(out / "breast-level_annotations.csv", records, series_ids, splits)
     _write_findings(out / "finding_annotations.csv", records, series_ids, splits)
@@ -118,13 +120,8 @@ def write_synthetic(
     write_synthetic_marker(out, LAYOUT, config)
 
 
-def _plan_patients(config: SynthConfig) -> tuple[list[PatientPlan], dict[str, str], dict[str, str]]:
-    """Draw ids and the official-style split for every patient.
-
-    Returns:
-        The patient plans, the series id of each image id, and the split (``training`` or
-        ``test``) of each study id.
-    """
+def _plan_patients(config: SynthConfig) -> tuple[list[PatientPlan], dict[str, str]]:
+    """Draw the ids of every patient; return the plans and the series id of each image id."""
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, _ID_STREAM]))
     plans = []
     series_ids = {}
@@ -154,13 +151,31 @@ def _plan_patients(config: SynthConfig) -> tuple[list[PatientPlan], dict[str, st
                 images=tuple(slots),
             )
         )
+    return plans, series_ids
 
-    test_count = int(round(config.test_fraction * config.patients))
-    if config.patients > 1 and config.test_fraction > 0:
-        test_count = min(max(test_count, 1), config.patients - 1)
-    test_indices = set(rng.permutation(config.patients)[:test_count].tolist())
-    splits = {plan.patient_id: "test" if plan.index in test_indices else "training" for plan in plans}
-    return plans, series_ids, splits
+
+def _split_patients(records: list[PatientRecord], config: SynthConfig) -> dict[str, str]:
+    """Assign each study to ``training`` or ``test``, stratified by its mass and calcification boxes.
+
+    Stratifying keeps positives of both findings in the test split even for small datasets.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([config.seed, _SPLIT_STREAM]))
+    strata: dict[tuple[bool, bool], list[str]] = {}
+    for record in records:
+        categories = {category for image in record.images for box in image.boxes for category in box.categories}
+        key = (vocab.MASS in categories, vocab.CALCIFICATION in categories)
+        strata.setdefault(key, []).append(record.plan.patient_id)
+
+    splits = {}
+    for key in sorted(strata):
+        members = strata[key]
+        test_count = int(round(config.test_fraction * len(members)))
+        if config.test_fraction > 0 and len(members) > 1:
+            test_count = min(max(test_count, 1), len(members) - 1)
+        test_members = set(rng.permutation(members)[:test_count].tolist())
+        for patient_id in members:
+            splits[patient_id] = "test" if patient_id in test_members else "training"
+    return splits
 
 
 def _write_breast_level(
