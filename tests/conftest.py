@@ -43,3 +43,33 @@ def realdata_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"MAMMOBENCH_REALDATA='{configured}' is not a folder")
     return path
+
+
+@pytest.fixture(scope="session")
+def synthetic_vindr(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small synthetic VinDr-Mammo copy with enough masses and calcifications for every split."""
+    from mammobench.synth.config import FindingRates, SynthConfig
+    from mammobench_vindr.synth import write_synthetic
+
+    root = tmp_path_factory.mktemp("synthetic-vindr")
+    config = SynthConfig.for_layout(
+        "vindr",
+        patients=24,
+        size=(320, 192),
+        seed=11,
+        finding_rates=FindingRates(mass=0.4, calcification=0.4),
+    )
+    write_synthetic(root, config, workers=2)
+    return root
+
+
+@pytest.fixture(scope="session")
+def synthetic_rsna(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small synthetic RSNA copy with a raised cancer prevalence, so every fold has cancers."""
+    from mammobench.synth.config import SynthConfig
+    from mammobench_rsna.synth import write_synthetic
+
+    root = tmp_path_factory.mktemp("synthetic-rsna")
+    config = SynthConfig.for_layout("rsna", patients=30, size=(320, 192), seed=5, cancer_prevalence=0.35)
+    write_synthetic(root, config, workers=2)
+    return root

@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from mammobench.plugin_host import PluginHost, module_info, set_host
+from mammobench.protocols.base import RunSettings
+from mammobench.results.records import RecordStatus, ResultRecord
+from mammobench.results.store import ResultStore
+from mammobench.runner import RunRequest, run_benchmark
+
+ENCODER = "timm:test_efficientnet"
+
+
+@pytest.fixture
+def host(monkeypatch):
+    """The installed plugins plus the edge-case test plugin, as the process-wide host."""
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+    import runner_plugins.edge_tasks as edge_tasks
+
+    host = PluginHost(autoload=True).load()
+    assert host.register_plugin(edge_tasks, module_info(edge_tasks))
+    set_host(host)
+    yield host
+    set_host(None)
+
+
+def settings(**overrides) -> RunSettings:
+    values = dict(profile="tiny", batch_size=16, num_workers=0, n_bootstrap=200)
+    values.update(overrides)
+    return RunSettings(**values)
+
+
+def request(task: str, data_root: Path, results: Path, **overrides) -> RunRequest:
+    values = dict(
+        model=ENCODER,
+        task=task,
+        data_root=data_root,
+        results=results,
+        fractions=(0.5, 1.0),
+        seeds=(0, 1),
+        settings=settings(),
+    )
+    values.update(overrides)
+    return RunRequest(**values)
+
+
+def test_linear_probe_cells_are_recorded(host, synthetic_vindr, tmp_path):
+    summary = run_benchmark(request("vindr-mass", synthetic_vindr, tmp_path))
+
+    assert [(c.fraction, c.seed) for c in summary.cells] == [(0.5, 0), (0.5, 1), (1.0, 0), (1.0, 1)]
+    assert all(c.status == "ok" for c in summary.cells), [c.message for c in summary.cells]
+    assert summary.synthetic is True
+    test_records = [r for r in summary.records if r.split == "test"]
+    assert len(test_records) == 4
+    for record in test_records:
+        assert record.metric == "auc"
+        assert record.n_bootstrap is not None and record.n_bootstrap > 0
+        assert record.synthetic
+        assert record.subset_hash
+        assert record.cache_key
+    stored = list(ResultStore(tmp_path, create=False).iter_records())
+    assert sorted(r.cell_id for r in stored) == sorted(r.cell_id for r in summary.records)
+
+
+def test_smaller_fraction_trains_on_fewer_patients(host, synthetic_vindr, tmp_path):
+    summary = run_benchmark(request("vindr-mass", synthetic_vindr, tmp_path, seeds=(0,)))
+
+    half, full = summary.cells
+    assert half.n_train_patients < full.n_train_patients
+
+
+def test_predictions_are_stored_per_image(host, synthetic_vindr, tmp_path):
+    summary = run_benchmark(request("vindr-calc", synthetic_vindr, tmp_path, fractions=(1.0,), seeds=(0,)))
+
+    store = ResultStore(tmp_path, create=False)
+    cell_id = summary.records[0].cell_id
+    predictions = store.load_predictions(cell_id)
+    test_record = next(r for r in summary.records if r.split == "test")
+    assert len(predictions) == test_record.n_eval
+    assert set(predictions.columns) >= {"image_id", "patient_id", "target", "score"}
+
+
+def test_rerun_skips_finished_cells(host, synthetic_vindr, tmp_path):
+    first = run_benchmark(request("vindr-mass", synthetic_vindr, tmp_path))
+    second = run_benchmark(request("vindr-mass", synthetic_vindr, tmp_path))
+
+    assert all(cell.reused for cell in second.cells)
+    assert second.records == []
+    assert [c.value for c in second.cells] == [c.value for c in first.cells]
+    assert len(list(ResultStore(tmp_path, create=False).iter_records())) == len(first.records)
+
+
+def test_overwrite_always_reruns(host, synthetic_vindr, tmp_path):
+    from mammobench.results.store import OverwritePolicy
+
+    run_benchmark(request("vindr-mass", synthetic_vindr, tmp_path, seeds=(0,)))
+    again = run_benchmark(
+        request("vindr-mass", synthetic_vindr, tmp_path, seeds=(0,), overwrite=OverwritePolicy.ALWAYS)
+    )
+
+    assert not any(cell.reused for cell in again.cells)
+
+
+def test_subset_without_positives_is_invalid(host, synthetic_vindr, tmp_path):
+    summary = run_benchmark(request("no-train-mass", synthetic_vindr, tmp_path, seeds=(0,)))
+
+    assert {c.status for c in summary.cells} == {"invalid"}
+    for record in summary.records:
+        assert record.status is RecordStatus.INVALID
+        assert "mass" in record.reason
+
+
+def test_failing_cell_records_error(host, synthetic_vindr, tmp_path):
+    summary = run_benchmark(request("broken-targets", synthetic_vindr, tmp_path, fractions=(1.0,), seeds=(0,)))
+
+    assert summary.failed == 1
+    record = summary.records[0]
+    assert record.status is RecordStatus.ERROR
+    assert "targets exploded on purpose" in record.error
+
+
+def test_encoder_without_text_is_incompatible(host, synthetic_vindr, tmp_path):
+    summary = run_benchmark(request("vindr-mass", synthetic_vindr, tmp_path, protocol="zero-shot"))
+
+    assert [c.status for c in summary.cells] == ["incompatible"]
+    assert summary.cells[0].fraction == 0.0
+    assert "text" in summary.records[0].reason
+
+
+def test_unsupported_protocol_is_config_error(host, synthetic_vindr, tmp_path):
+    from mammobench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="does not support protocol 'detection'"):
+        run_benchmark(request("vindr-mass", synthetic_vindr, tmp_path, protocol="detection"))
+
+
+def test_density_reports_three_metrics(host, synthetic_vindr, tmp_path):
+    summary = run_benchmark(request("vindr-density", synthetic_vindr, tmp_path, fractions=(1.0,), seeds=(0,)))
+
+    test_metrics = sorted(r.metric for r in summary.records if r.split == "test")
+    assert test_metrics == ["accuracy", "balanced_accuracy", "macro_f1"]
+
+
+def test_rsna_cancer_scores_breasts(host, synthetic_rsna, tmp_path):
+    summary = run_benchmark(request("rsna-cancer", synthetic_rsna, tmp_path, fractions=(1.0,), seeds=(0,)))
+
+    record = next(r for r in summary.records if r.split == "test")
+    assert record.status is RecordStatus.OK
+    predictions = ResultStore(tmp_path, create=False).load_predictions(record.cell_id)
+    # One breast per (patient, laterality), each with two images: n_eval counts breasts.
+    assert record.n_eval == predictions.groupby(["patient_id", "laterality"]).ngroups
+
+
+def test_finetune_runs_one_epoch(host, synthetic_vindr, tmp_path):
+    summary = run_benchmark(
+        request(
+            "vindr-mass",
+            synthetic_vindr,
+            tmp_path,
+            protocol="finetune",
+            fractions=(1.0,),
+            seeds=(0,),
+            settings=settings(epochs=1),
+        )
+    )
+
+    assert [c.status for c in summary.cells] == ["ok"], summary.cells[0].message
+    record = next(r for r in summary.records if r.split == "test")
+    assert record.protocol == "finetune"
+
+
+@pytest.mark.realdata
+def test_mias_tasks_run_on_real_images(host, realdata_dir, tmp_path):
+    for task in ("mias-abnormal", "mias-malignant"):
+        summary = run_benchmark(request(task, realdata_dir / "mini-mias", tmp_path, fractions=(1.0,), seeds=(0,)))
+
+        assert [c.status for c in summary.cells] == ["ok"], (task, summary.cells[0].message)
+        assert summary.synthetic is False
