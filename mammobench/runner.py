@@ -12,6 +12,10 @@ protocol). Steps:
    train, select on validation, predict the test split, and score it with patient-bootstrap
    intervals. A failing cell records its error and the other cells still run.
 5. Write one cell file (records plus per-image predictions) atomically per cell.
+
+Sweeps pass :class:`RunHooks` to follow each cell and to stop early, an explicit cell list to
+run a share of the (fraction, seed) grid, and ``errors_as_records=True`` so that a failure
+before the cells run becomes error records instead of an exception.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import logging
 import math
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,14 +43,18 @@ from mammobench.protocols.base import CellResult, Protocol, ProtocolContext, Run
 from mammobench.results.provenance import collect_run_header, finish_run_header
 from mammobench.results.records import CellKey, RecordStatus, ResultRecord, RunHeader
 from mammobench.results.store import OverwritePolicy, ResultStore
-from mammobench.specs import TaskSpec
+from mammobench.specs import EncoderSpec, TaskSpec
 from mammobench.tasks.base import ClassificationTask, Task, build_task
 from mammobench.tasks.evaluation import ScoredMetric, evaluate_classification
 
 logger = logging.getLogger(__name__)
 
-# Encoder revision recorded for cells whose encoder was never built (incompatible cells).
+# Encoder revision recorded for cells whose encoder was never built (incompatible cells, or
+# cells of a run that failed before the encoder was built).
 UNBUILT_REVISION = "not-built"
+
+# Data source recorded for error cells of a run whose dataset failed to load.
+UNLOADED_SOURCE = "not-loaded"
 
 
 @dataclass
@@ -64,6 +72,11 @@ class RunRequest:
     trust_pickle: bool = False
     overwrite: OverwritePolicy = OverwritePolicy.ONLY_MISSING
     settings: RunSettings = field(default_factory=RunSettings)
+    # (fraction, seed) pairs to run instead of every fraction x seed; a sweep shard may hold
+    # only part of the grid.
+    cells: tuple[tuple[float, int], ...] | None = None
+    # Name and config hash of the sweep that issued this run, kept in the run header.
+    sweep: dict[str, Any] | None = None
 
     def config(self) -> dict[str, Any]:
         """The resolved configuration, JSON-compatible, as stored in the run header."""
@@ -105,9 +118,40 @@ class RunSummary:
     records: list[ResultRecord] = field(default_factory=list)
     elapsed_s: float = 0.0
 
+    pretraining_datasets: list[str] = field(default_factory=list)
+
     @property
     def failed(self) -> int:
         return sum(1 for cell in self.cells if cell.status == RecordStatus.ERROR.value)
+
+
+@dataclass
+class RunHooks:
+    """Callbacks through which a caller, such as a sweep, follows a run and stops it early.
+
+    Attributes:
+        cell_started: Called with (fraction, seed) right before a cell runs.
+        cell_finished: Called with the summary of every cell when it ends, including cells
+            skipped because they already have a final record (``reused``) and the error cells
+            of a failed setup.
+        stop_requested: Polled before each cell. Once it returns True, the remaining cells
+            stay unrun and without a record, so a later run picks them up.
+    """
+
+    cell_started: Callable[[float, int], None] | None = None
+    cell_finished: Callable[[CellSummary], None] | None = None
+    stop_requested: Callable[[], bool] | None = None
+
+    def started(self, fraction: float, seed: int) -> None:
+        if self.cell_started is not None:
+            self.cell_started(fraction, seed)
+
+    def finished(self, cell: CellSummary) -> None:
+        if self.cell_finished is not None:
+            self.cell_finished(cell)
+
+    def should_stop(self) -> bool:
+        return self.stop_requested is not None and self.stop_requested()
 
 
 def run_benchmark(
@@ -116,11 +160,29 @@ def run_benchmark(
     reporter: ProgressReporter | None = None,
     host: PluginHost | None = None,
     command_line: Sequence[str] | None = None,
+    hooks: RunHooks | None = None,
+    errors_as_records: bool = False,
 ) -> RunSummary:
-    """Run every cell of ``request`` and write its records; see the module docstring."""
+    """Run every cell of ``request`` and write its records; see the module docstring.
+
+    Args:
+        request: The encoder, task, protocol, cells and settings to run.
+        reporter: Progress reporter for long steps; logging only when None.
+        host: Plugin host that resolves names; the process-wide host when None.
+        command_line: Command line stored in the run header; ``sys.argv`` when None.
+        hooks: Callbacks for each cell and an early stop; see :class:`RunHooks`.
+        errors_as_records: When True, a failure after the run header is written and before
+            the cells run (loading the dataset, building the encoder, the protocol's shared
+            setup) writes an ``error`` record for every cell to run and returns, instead of
+            raising. Invalid names and options still raise.
+
+    Returns:
+        The summary of every cell, with the records written.
+    """
     started = time.perf_counter()
     reporter = reporter or LoggingReporter()
     host = host or get_host()
+    hooks = hooks or RunHooks()
     task_spec = host.task(request.task)
     protocol_name = request.protocol or task_spec.default_protocol
     if protocol_name not in task_spec.protocols:
@@ -130,7 +192,7 @@ def run_benchmark(
         )
     protocol = get_protocol(protocol_name)
     encoder_spec, _ = host.encoder(request.model)
-    _check_fractions(request.fractions)
+    cells = _cell_grid(request, protocol)
     settings = request.settings
     settings.device = resolve_device(settings.device)
 
@@ -138,14 +200,6 @@ def run_benchmark(
     store = ResultStore(results_dir)
     header = collect_run_header(request.config(), seeds=request.seeds, device=settings.device, command_line=command_line)
     store.write_run_header(header)
-
-    needed = set(task_spec.capabilities) | set(protocol.capabilities)
-    incompatible = check_compatible(encoder_spec, needed)
-
-    manifest = load_dataset(task_spec.dataset, request.data_root)
-    task = build_task(task_spec)
-    manifest = task.prepare(manifest)
-    logger.info("task '%s': %s", task_spec.name, manifest.summary())
 
     summary = RunSummary(
         task=task_spec,
@@ -155,28 +209,36 @@ def run_benchmark(
         main_metric=task_spec.main_metric,
         results_dir=results_dir,
         run_id=header.run_id,
-        dataset=manifest.dataset,
-        data_source=manifest.source or str(manifest.root),
-        synthetic=manifest.synthetic,
+        dataset=task_spec.dataset,
+        data_source=UNLOADED_SOURCE,
+        synthetic=False,
+        pretraining_datasets=list(encoder_spec.pretraining_datasets),
     )
-    cells = _cell_grid(request, protocol)
+    needed = set(task_spec.capabilities) | set(protocol.capabilities)
+    try:
+        incompatible, context = _prepare(request, summary, task_spec, encoder_spec, needed, reporter)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as error:
+        if not errors_as_records:
+            raise
+        _fail_cells(store, header, summary, cells, error, hooks)
+        _finish(store, header, summary, started)
+        return summary
 
-    if incompatible is None:
-        encoder = build_encoder(
-            request.model, weights=request.weights, trust_pickle=request.trust_pickle, device=settings.device
-        )
-        incompatible = check_compatible(encoder, needed)
-        summary.encoder_revision = encoder.info.revision
     if incompatible is not None:
         for fraction, seed in cells:
             records = _status_records(
                 summary, task_spec, protocol_name, fraction, seed, RecordStatus.INCOMPATIBLE, reason=incompatible
             )
-            store.write_cell(records, None, header)
+            store.write_cell(records, None, header, details=_cell_details(summary))
             summary.records.extend(records)
-            summary.cells.append(CellSummary(fraction, seed, RecordStatus.INCOMPATIBLE.value, message=incompatible))
+            cell = CellSummary(fraction, seed, RecordStatus.INCOMPATIBLE.value, message=incompatible)
+            summary.cells.append(cell)
+            hooks.finished(cell)
         _finish(store, header, summary, started)
         return summary
+    assert context is not None
 
     pending = []
     for fraction, seed in cells:
@@ -184,21 +246,110 @@ def run_benchmark(
         if store.should_run(key.cell_id, request.overwrite):
             pending.append((fraction, seed))
         else:
-            summary.cells.append(_reused_summary(store, key, task_spec.main_metric))
+            reused = _reused_summary(store, key, task_spec.main_metric)
+            summary.cells.append(reused)
+            hooks.finished(reused)
             logger.info("cell fraction=%g seed=%d already has results; skipping", fraction, seed)
 
-    if pending:
-        context = ProtocolContext(encoder=encoder, task=task, manifest=manifest, settings=settings, reporter=reporter)
-        protocol.setup(context)
+    if pending and not hooks.should_stop():
+        try:
+            protocol.setup(context)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as error:
+            if not errors_as_records:
+                raise
+            _fail_cells(store, header, summary, pending, error, hooks)
+            pending = []
         with reporter.step(f"Running {len(pending)} cell(s)", len(pending)) as handle:
-            for fraction, seed in pending:
+            for index, (fraction, seed) in enumerate(pending):
+                if hooks.should_stop():
+                    logger.info("stop requested: %d cell(s) of this run were not started", len(pending) - index)
+                    break
+                hooks.started(fraction, seed)
                 cell = _run_cell(context, protocol, summary, store, header, fraction, seed)
                 summary.cells.append(cell)
+                hooks.finished(cell)
                 handle.advance()
 
     summary.cells.sort(key=lambda cell: (cell.fraction, cell.seed))
     _finish(store, header, summary, started)
     return summary
+
+
+def _prepare(
+    request: RunRequest,
+    summary: RunSummary,
+    task_spec: TaskSpec,
+    encoder_spec: EncoderSpec,
+    needed: set,
+    reporter: ProgressReporter,
+) -> tuple[str | None, ProtocolContext | None]:
+    """Load the data and build the encoder.
+
+    Returns:
+        Why the encoder cannot serve the task (None when it can), and the protocol context
+        (None when it cannot).
+    """
+    dataset_manifest = load_dataset(task_spec.dataset, request.data_root)
+    task = build_task(task_spec)
+    manifest = task.prepare(dataset_manifest)
+    logger.info("task '%s': %s", task_spec.name, manifest.summary())
+    summary.dataset = manifest.dataset
+    summary.data_source = manifest.source or str(manifest.root)
+    summary.synthetic = manifest.synthetic
+
+    incompatible = check_compatible(encoder_spec, needed)
+    if incompatible is not None:
+        return incompatible, None
+    settings = request.settings
+    encoder = build_encoder(
+        request.model, weights=request.weights, trust_pickle=request.trust_pickle, device=settings.device
+    )
+    summary.encoder_revision = encoder.info.revision
+    if encoder.info.pretraining_datasets:
+        summary.pretraining_datasets = list(encoder.info.pretraining_datasets)
+    incompatible = check_compatible(encoder, needed)
+    if incompatible is not None:
+        return incompatible, None
+    context = ProtocolContext(
+        encoder=encoder,
+        task=task,
+        manifest=manifest,
+        settings=settings,
+        reporter=reporter,
+        dataset_manifest=dataset_manifest,
+    )
+    return None, context
+
+
+def _fail_cells(
+    store: ResultStore,
+    header: RunHeader,
+    summary: RunSummary,
+    cells: Sequence[tuple[float, int]],
+    error: Exception,
+    hooks: RunHooks,
+) -> None:
+    """Write an error record for each cell of a run whose shared work failed."""
+    message = f"{type(error).__name__}: {error}"
+    logger.error(
+        "%s on %s (%s) failed before its cells ran: %s",
+        summary.encoder,
+        summary.task.name,
+        summary.protocol,
+        message,
+    )
+    logger.debug("".join(traceback.format_exception(error)))
+    for fraction, seed in cells:
+        records = _status_records(
+            summary, summary.task, summary.protocol, fraction, seed, RecordStatus.ERROR, error=message
+        )
+        store.write_cell(records, None, header, details=_cell_details(summary))
+        summary.records.extend(records)
+        cell = CellSummary(fraction, seed, RecordStatus.ERROR.value, message=message)
+        summary.cells.append(cell)
+        hooks.finished(cell)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -224,7 +375,7 @@ def _run_cell(
         records = _status_records(
             summary, spec, protocol.name, fraction, seed, RecordStatus.INVALID, reason=subset.reason, subset=subset
         )
-        store.write_cell(records, None, header)
+        store.write_cell(records, None, header, details=_cell_details(summary))
         summary.records.extend(records)
         logger.warning("cell fraction=%g seed=%d is invalid: %s", fraction, seed, subset.reason)
         return CellSummary(fraction, seed, RecordStatus.INVALID.value, message=subset.reason)
@@ -241,12 +392,17 @@ def _run_cell(
         records = _status_records(
             summary, spec, protocol.name, fraction, seed, RecordStatus.ERROR, error=message, subset=subset
         )
-        store.write_cell(records, None, header)
+        store.write_cell(records, None, header, details=_cell_details(summary))
         summary.records.extend(records)
         return CellSummary(fraction, seed, RecordStatus.ERROR.value, message=message)
 
     records = _ok_records(summary, spec, protocol.name, fraction, seed, subset, result, scored)
-    details = {**result.details, "failed_images": result.failed_images, "validation": result.validation}
+    details = {
+        **result.details,
+        "failed_images": result.failed_images,
+        "validation": result.validation,
+        **_cell_details(summary),
+    }
     store.write_cell(records, result.predictions, header, details=details)
     summary.records.extend(records)
     main = next((s for s in scored if s.name == spec.main_metric), scored[0])
@@ -281,9 +437,16 @@ def _score(task: Task, result: CellResult, settings: RunSettings, seed: int) -> 
 
 
 def _cell_grid(request: RunRequest, protocol: Protocol) -> list[tuple[float, int]]:
+    if request.cells is not None:
+        grid = list(dict.fromkeys((float(fraction), int(seed)) for fraction, seed in request.cells))
+        if not grid:
+            raise ConfigError("the run request lists no cells; give at least one (fraction, seed) pair")
+    else:
+        grid = [(float(fraction), int(seed)) for fraction in request.fractions for seed in request.seeds]
+    _check_fractions(request.fractions if request.cells is None else [fraction for fraction, _ in grid])
     if not protocol.uses_labels:
         return [(0.0, 0)]
-    return [(float(fraction), int(seed)) for fraction in request.fractions for seed in request.seeds]
+    return grid
 
 
 def _check_fractions(fractions: Sequence[float]) -> None:
@@ -401,6 +564,24 @@ def _ok_records(
             )
         )
     return records
+
+
+def _cell_details(summary: RunSummary) -> dict[str, Any]:
+    """Facts about the encoder and task that leaderboards need, stored with every cell.
+
+    Leaderboards are built from result files alone, so what they show besides the records (the
+    main metric, its direction, the datasets the encoder saw in pretraining) is kept here.
+    """
+    task = summary.task
+    return {
+        "encoder": {"pretraining_datasets": sorted(summary.pretraining_datasets)},
+        "task": {
+            "dataset": task.dataset,
+            "kind": task.kind,
+            "main_metric": task.main_metric,
+            "higher_is_better": task.higher_is_better,
+        },
+    }
 
 
 def _reused_summary(store: ResultStore, key: CellKey, main_metric: str) -> CellSummary:

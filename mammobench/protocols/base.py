@@ -69,9 +69,21 @@ class ProtocolContext:
     manifest: Manifest  # prepared by the task: every image has split train, val or test
     settings: RunSettings
     reporter: ProgressReporter = field(default_factory=LoggingReporter)
+    # The dataset's manifest before the task selected and split its images; None when unknown.
+    dataset_manifest: Manifest | None = None
 
     def images(self, split: str) -> pd.DataFrame:
         return self.manifest.images[self.manifest.images["split"] == split]
+
+    @property
+    def embedding_manifest(self) -> Manifest:
+        """The manifest to embed with a frozen encoder: the whole dataset when known.
+
+        The embedding cache key includes the manifest's content hash, and every task filters
+        and splits the dataset differently. Embedding the unfiltered dataset gives every task
+        on that dataset the same cache entry, so one pass serves them all.
+        """
+        return self.dataset_manifest if self.dataset_manifest is not None else self.manifest
 
 
 @dataclass
@@ -106,6 +118,9 @@ class Protocol(ABC):
     capabilities: ClassVar[tuple[Capability, ...]] = ()
     task_kinds: ClassVar[tuple[str, ...]] = ("classification",)
     uses_labels: ClassVar[bool] = True  # False for zero-shot: one cell at fraction 0
+    # True when setup embeds the dataset once with the frozen encoder (cached on disk) and each
+    # cell only fits a small model on the embeddings; sweeps schedule such cells as light work.
+    light_cells: ClassVar[bool] = False
 
     def setup(self, context: ProtocolContext) -> None:
         """Do the work that every cell of this run shares. Called once, before the cells."""

@@ -40,17 +40,18 @@ class LinearProbe(Protocol):
     name = "linear-probe"
     capabilities = (Capability.GLOBAL,)
     task_kinds = ("classification",)
+    light_cells = True
 
     def __init__(self) -> None:
         self.embeddings: EmbeddingSet | None = None
 
     def setup(self, context: ProtocolContext) -> None:
         settings = context.settings
-        total = len(context.manifest.images)
-        with context.reporter.step("Embedding images (frozen encoder)", total) as handle:
+        manifest = context.embedding_manifest
+        with context.reporter.step("Embedding images (frozen encoder)", len(manifest.images)) as handle:
             self.embeddings = compute_embeddings(
                 context.encoder,
-                context.manifest,
+                manifest,
                 settings.profile,
                 batch_size=settings.batch_size,
                 num_workers=settings.num_workers,
@@ -104,7 +105,11 @@ class LinearProbe(Protocol):
             predictions=predictions,
             validation=best_score if np.isfinite(best_score) else None,
             cache_key=embeddings.key,
-            details={"C": best_c, "validation_scores": {f"{c:g}": s for c, s in scores.items()}},
+            # An undefined validation score (one class only) is stored as null: JSON has no NaN.
+            details={
+                "C": best_c,
+                "validation_scores": {f"{c:g}": (s if np.isfinite(s) else None) for c, s in scores.items()},
+            },
             failed_images=dict(embeddings.failed),
         )
 

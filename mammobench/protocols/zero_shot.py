@@ -37,17 +37,19 @@ class ZeroShot(Protocol):
     capabilities = (Capability.GLOBAL, Capability.TEXT)
     task_kinds = ("classification",)
     uses_labels = False
+    light_cells = True
 
     def __init__(self) -> None:
         self.embeddings: EmbeddingSet | None = None
 
     def setup(self, context: ProtocolContext) -> None:
         settings = context.settings
-        with context.reporter.step("Embedding images (frozen encoder)", len(context.manifest.images)) as handle:
-            # The whole manifest is embedded, so the cache entry is the one the linear probe reads.
+        manifest = context.embedding_manifest
+        with context.reporter.step("Embedding images (frozen encoder)", len(manifest.images)) as handle:
+            # The whole dataset is embedded, so the cache entry is the one the linear probe reads.
             self.embeddings = compute_embeddings(
                 context.encoder,
-                context.manifest,
+                manifest,
                 settings.profile,
                 batch_size=settings.batch_size,
                 num_workers=settings.num_workers,
