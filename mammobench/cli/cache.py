@@ -20,12 +20,16 @@ _SIZE_UNITS = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
 _BINARY_UNITS = {"KI": 2**10, "MI": 2**20, "GI": 2**30, "TI": 2**40}
 
 _JSON_OPTION = typer.Option(False, "--json", help="Print JSON instead of a table.")
-_ROOT_OPTION = typer.Option(None, "--cache-dir", help="Cache folder (default: MAMMOBENCH_HOME/embeddings).")
+_ROOT_OPTION = typer.Option(
+    None, "--cache-dir", help="Cache folder (default: MAMMOBENCH_HOME/embeddings)."
+)
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``cache`` command group to ``app``."""
-    group = typer.Typer(help="List, verify and prune cached embeddings and feature maps.", no_args_is_help=True)
+    group = typer.Typer(
+        help="List, verify and prune cached embeddings and feature maps.", no_args_is_help=True
+    )
     group.command("ls")(list_command)
     group.command("verify")(verify_command)
     group.command("prune")(prune_command)
@@ -40,11 +44,24 @@ def list_command(cache_dir: Path | None = _ROOT_OPTION, as_json: bool = _JSON_OP
     entries = cache.entries()
     rows = [_describe(entry) for entry in entries]
     if as_json:
-        print_json({"root": str(cache.root), "entries": rows, "damaged": [str(p) for p in cache.damaged()]})
+        print_json(
+            {"root": str(cache.root), "entries": rows, "damaged": [str(p) for p in cache.damaged()]}
+        )
         return
 
     table = Table(title=f"Embedding cache {cache.root} ({len(rows)} entries)")
-    for column in ("key", "kind", "encoder", "dataset", "split", "profile", "images", "failed", "size", "created"):
+    for column in (
+        "key",
+        "kind",
+        "encoder",
+        "dataset",
+        "split",
+        "profile",
+        "images",
+        "failed",
+        "size",
+        "created",
+    ):
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(
@@ -93,19 +110,29 @@ def verify_command(
             table.add_row(digest[:12], verdict, "; ".join(problems) or "-")
         console.print(table)
         if damaged:
-            console.print(f"{len(damaged)} damaged entries; remove them with 'mammobench cache prune --damaged'")
+            console.print(
+                f"{len(damaged)} damaged entries; remove them with 'mammobench cache prune --damaged'"
+            )
     if damaged:
         raise typer.Exit(1)
 
 
 def prune_command(
-    older_than: float | None = typer.Option(None, "--older-than", min=0, help="Remove entries created more than this many days ago."),
-    max_size: str | None = typer.Option(
-        None, "--max-size", help="Remove the oldest entries until the cache fits this size, e.g. 20GB or 500MiB."
+    older_than: float | None = typer.Option(
+        None, "--older-than", min=0, help="Remove entries created more than this many days ago."
     ),
-    damaged: bool = typer.Option(False, "--damaged", help="Remove entries whose meta.json is missing or unreadable."),
+    max_size: str | None = typer.Option(
+        None,
+        "--max-size",
+        help="Remove the oldest entries until the cache fits this size, e.g. 20GB or 500MiB.",
+    ),
+    damaged: bool = typer.Option(
+        False, "--damaged", help="Remove entries whose meta.json is missing or unreadable."
+    ),
     everything: bool = typer.Option(False, "--all", help="Remove every entry."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="List what would be removed without removing it."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="List what would be removed without removing it."
+    ),
     cache_dir: Path | None = _ROOT_OPTION,
 ) -> None:
     """Remove cache entries by age, total size or all at once.
@@ -128,7 +155,9 @@ def prune_command(
     folders = [(entry.path, entry.size_bytes, entry.key.get("encoder", "?")) for entry in chosen]
     if damaged or everything:
         folders += [(folder, _folder_size(folder), "damaged") for folder in cache.damaged()]
-    folders += [(folder, _folder_size(folder), "interrupted write") for folder in cache.stale_temporaries()]
+    folders += [
+        (folder, _folder_size(folder), "interrupted write") for folder in cache.stale_temporaries()
+    ]
 
     verb = "would remove" if dry_run else "removed"
     for folder, size, description in folders:
@@ -143,11 +172,15 @@ def parse_size(text: str) -> int:
     """Parse a size such as ``'20GB'``, ``'500MiB'`` or ``'1024'`` (bytes) into bytes."""
     match = _SIZE_PATTERN.match(text)
     if match is None:
-        raise typer.BadParameter(f"size '{text}' is invalid; use a number with an optional unit, e.g. 20GB or 500MiB")
+        raise typer.BadParameter(
+            f"size '{text}' is invalid; use a number with an optional unit, e.g. 20GB or 500MiB"
+        )
     number, unit = float(match.group(1)), match.group(2).upper().removesuffix("B")
     factor = _BINARY_UNITS.get(unit) or _SIZE_UNITS.get(unit)
     if factor is None:
-        raise typer.BadParameter(f"size unit in '{text}' is invalid; use B, KB, MB, GB, TB or KiB, MiB, GiB, TiB")
+        raise typer.BadParameter(
+            f"size unit in '{text}' is invalid; use B, KB, MB, GB, TB or KiB, MiB, GiB, TiB"
+        )
     return int(number * factor)
 
 

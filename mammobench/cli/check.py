@@ -16,14 +16,26 @@ def register(app: typer.Typer) -> None:
 
 
 def check_command(
-    encoder: str = typer.Argument(..., help="Encoder name, e.g. 'random/efficientnet_b0' or 'timm:resnet18'."),
-    weights: Path | None = typer.Option(None, "--weights", help="Weights file replacing the encoder's default source."),
-    trust_pickle: bool = typer.Option(
-        False, "--trust-pickle", help="Allow pickled weights to run code when loaded. Only for trusted files."
+    encoder: str = typer.Argument(
+        ..., help="Encoder name, e.g. 'random/efficientnet_b0' or 'timm:resnet18'."
     ),
-    device: str = typer.Option("cpu", "--device", help="Torch device: cpu, cuda, cuda:N, mps or auto."),
-    height: int | None = typer.Option(None, "--height", min=32, help="Synthetic image height in pixels."),
-    width: int | None = typer.Option(None, "--width", min=32, help="Synthetic image width in pixels."),
+    weights: Path | None = typer.Option(
+        None, "--weights", help="Weights file replacing the encoder's default source."
+    ),
+    trust_pickle: bool = typer.Option(
+        False,
+        "--trust-pickle",
+        help="Allow pickled weights to run code when loaded. Only for trusted files.",
+    ),
+    device: str = typer.Option(
+        "cpu", "--device", help="Torch device: cpu, cuda, cuda:N, mps or auto."
+    ),
+    height: int | None = typer.Option(
+        None, "--height", min=32, help="Synthetic image height in pixels."
+    ),
+    width: int | None = typer.Option(
+        None, "--width", min=32, help="Synthetic image width in pixels."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Smoke-test an encoder on synthetic images.

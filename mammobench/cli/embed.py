@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from mammobench.cli.console import console, error_console, print_json, print_warning
 from mammobench.data.profiles import DEFAULT_PROFILE
@@ -20,23 +27,42 @@ def register(app: typer.Typer) -> None:
 
 
 def embed_command(
-    model: str = typer.Option(..., "--model", "-m", help="Encoder name, e.g. 'random/efficientnet_b0'."),
-    dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset name, e.g. 'vindr'."),
-    split: str | None = typer.Option(None, "--split", "-s", help="Embed only this split: train, val or test."),
-    profile: str = typer.Option(DEFAULT_PROFILE, "--profile", "-p", help="Resolution profile: paper, medium or tiny."),
-    data_root: Path | None = typer.Option(
-        None, "--data-root", help="Dataset folder; without it the dataset's configured root or synthetic copy."
+    model: str = typer.Option(
+        ..., "--model", "-m", help="Encoder name, e.g. 'random/efficientnet_b0'."
     ),
-    weights: Path | None = typer.Option(None, "--weights", help="Weights file replacing the encoder's default source."),
+    dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset name, e.g. 'vindr'."),
+    split: str | None = typer.Option(
+        None, "--split", "-s", help="Embed only this split: train, val or test."
+    ),
+    profile: str = typer.Option(
+        DEFAULT_PROFILE, "--profile", "-p", help="Resolution profile: paper, medium or tiny."
+    ),
+    data_root: Path | None = typer.Option(
+        None,
+        "--data-root",
+        help="Dataset folder; without it the dataset's configured root or synthetic copy.",
+    ),
+    weights: Path | None = typer.Option(
+        None, "--weights", help="Weights file replacing the encoder's default source."
+    ),
     trust_pickle: bool = typer.Option(
-        False, "--trust-pickle", help="Allow pickled weights to run code when loaded. Only for trusted files."
+        False,
+        "--trust-pickle",
+        help="Allow pickled weights to run code when loaded. Only for trusted files.",
     ),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Images per forward pass."),
     workers: int | None = typer.Option(
-        None, "--workers", min=0, help="Data-loading worker processes (default: chosen from the CPU count)."
+        None,
+        "--workers",
+        min=0,
+        help="Data-loading worker processes (default: chosen from the CPU count).",
     ),
-    device: str = typer.Option("auto", "--device", help="Torch device: cpu, cuda, cuda:N, mps or auto."),
-    precision: str = typer.Option("float32", "--precision", help="Forward precision: float32, bfloat16 or float16."),
+    device: str = typer.Option(
+        "auto", "--device", help="Torch device: cpu, cuda, cuda:N, mps or auto."
+    ),
+    precision: str = typer.Option(
+        "float32", "--precision", help="Forward precision: float32, bfloat16 or float16."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary instead of text."),
 ) -> None:
     """Compute global embeddings of a dataset and store them in the cache.

@@ -7,8 +7,8 @@ checksums and the creation time. A writer fills a temporary folder and renames i
 when complete, so readers never see a half-written entry; a crashed run leaves only a ``.tmp-``
 folder that ``prune`` removes.
 
-Arrays are appended row by row with plain file writes (no memory map), so writing a large entry
-does not grow the writer's resident memory.
+Arrays are appended row by row with plain file writes (see :mod:`mammobench.encoders.npy_append`),
+so writing a large entry does not grow the writer's resident memory.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import shutil
-import struct
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from mammobench import paths
+from mammobench.encoders.npy_append import NPY_HEADER_BYTES, NpyAppender
 from mammobench.encoders.weights import file_sha256
 from mammobench.errors import DataError
 
@@ -39,11 +39,6 @@ CACHE_SCHEMA_VERSION = 1
 
 META_FILE = "meta.json"
 TEMP_PREFIX = ".tmp-"
-
-# Every .npy file starts with a header of this fixed size, so the final row count can be written
-# over the placeholder in place. A multiple of 64, as the .npy format recommends for alignment.
-_NPY_HEADER_BYTES = 256
-_NPY_MAGIC = b"\x93NUMPY\x01\x00"
 
 
 @dataclass(frozen=True)
@@ -239,7 +234,9 @@ def select_for_prune(
     if everything:
         return list(entries)
     now = datetime.now(timezone.utc)
-    chosen = [entry for entry in entries if older_than is not None and now - entry.created > older_than]
+    chosen = [
+        entry for entry in entries if older_than is not None and now - entry.created > older_than
+    ]
     if max_total_bytes is not None:
         chosen_digests = {entry.digest for entry in chosen}
         kept = [entry for entry in entries if entry.digest not in chosen_digests]
@@ -299,7 +296,7 @@ class CacheWriter:
         self.digest = key.digest()
         self.folder = cache.root / f"{TEMP_PREFIX}{self.digest[:16]}-{uuid.uuid4().hex[:8]}"
         self.folder.mkdir(parents=True)
-        self._files: dict[str, _NpyAppender] = {}
+        self._files: dict[str, NpyAppender] = {}
 
     def __enter__(self) -> CacheWriter:
         return self
@@ -311,13 +308,15 @@ class CacheWriter:
     def append(self, name: str, rows: np.ndarray) -> None:
         """Append rows to the array ``name``; the first call fixes its dtype and row shape."""
         if name not in self._files:
-            self._files[name] = _NpyAppender(self.folder / f"{name}.npy", rows.dtype, rows.shape[1:])
+            self._files[name] = NpyAppender(self.folder / f"{name}.npy", rows.dtype, rows.shape[1:])
         self._files[name].append(rows)
 
     def declare(self, name: str, dtype: np.dtype | str, row_shape: Sequence[int]) -> None:
         """Create the array ``name`` before any rows exist, so an entry with no rows has it too."""
         if name not in self._files:
-            self._files[name] = _NpyAppender(self.folder / f"{name}.npy", np.dtype(dtype), tuple(row_shape))
+            self._files[name] = NpyAppender(
+                self.folder / f"{name}.npy", np.dtype(dtype), tuple(row_shape)
+            )
 
     def commit(
         self, ids: Sequence[str], failed: dict[str, str], metadata: dict[str, Any] | None = None
@@ -362,7 +361,9 @@ class CacheWriter:
         except OSError:
             if not (final / META_FILE).is_file():
                 raise
-            logger.info("cache entry %s was written by another process; keeping that one", self.digest)
+            logger.info(
+                "cache entry %s was written by another process; keeping that one", self.digest
+            )
             shutil.rmtree(self.folder, ignore_errors=True)
         _fsync_directory(self.cache.root)
         return read_entry(final)
@@ -374,53 +375,12 @@ class CacheWriter:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-class _NpyAppender:
-    """A ``.npy`` file whose rows are appended and whose header is finalised on close."""
-
-    def __init__(self, path: Path, dtype: np.dtype, row_shape: Sequence[int]) -> None:
-        self.path = path
-        self.dtype = np.dtype(dtype)
-        self.row_shape = tuple(int(size) for size in row_shape)
-        self.rows = 0
-        self._handle = open(path, "wb")
-        self._handle.write(_npy_header(self.dtype, (0, *self.row_shape)))
-
-    def append(self, rows: np.ndarray) -> None:
-        if rows.dtype != self.dtype or tuple(rows.shape[1:]) != self.row_shape:
-            raise ValueError(
-                f"array '{self.path.name}': rows of {rows.dtype} {tuple(rows.shape[1:])} do not "
-                f"match {self.dtype} {self.row_shape}"
-            )
-        self._handle.write(np.ascontiguousarray(rows).tobytes())
-        self.rows += int(rows.shape[0])
-
-    def close(self) -> None:
-        if self._handle.closed:
-            return
-        self._handle.seek(0)
-        self._handle.write(_npy_header(self.dtype, (self.rows, *self.row_shape)))
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
-        self._handle.close()
-
-
-def _npy_header(dtype: np.dtype, shape: tuple[int, ...]) -> bytes:
-    """Return a .npy version 1.0 header of exactly ``_NPY_HEADER_BYTES`` bytes."""
-    description = np.lib.format.dtype_to_descr(dtype)
-    text = f"{{'descr': {description!r}, 'fortran_order': False, 'shape': {shape!r}, }}"
-    header_length = _NPY_HEADER_BYTES - len(_NPY_MAGIC) - 2
-    if len(text) + 1 > header_length:
-        raise ValueError(f"array shape {shape} is too long for the fixed .npy header")
-    body = text.ljust(header_length - 1) + "\n"
-    return _NPY_MAGIC + struct.pack("<H", header_length) + body.encode("latin1")
-
-
 def _check_sizes(entry: CacheEntry) -> str | None:
     for name, record in entry.arrays.items():
         file = entry.path / record.file
         if not file.is_file():
             return f"array '{name}' file {record.file} is missing"
-        expected = _NPY_HEADER_BYTES + int(np.prod(record.shape)) * np.dtype(record.dtype).itemsize
+        expected = NPY_HEADER_BYTES + int(np.prod(record.shape)) * np.dtype(record.dtype).itemsize
         actual = file.stat().st_size
         if actual != expected:
             return f"array '{name}' file {record.file} has {actual} bytes, expected {expected}"
@@ -452,4 +412,3 @@ def _fsync_directory(folder: Path) -> None:
 def key_options(**choices: object) -> tuple[str, ...]:
     """Turn keyword choices into the sorted ``name=value`` tuple stored in :attr:`CacheKey.options`."""
     return tuple(f"{name}={value}" for name, value in sorted(choices.items()))
-

@@ -71,7 +71,9 @@ def build_encoder(
         )
     encoder.to(options.device)
     encoder.eval()
-    logger.debug("built encoder '%s' (revision %s) on %s", name, encoder.info.revision, options.device)
+    logger.debug(
+        "built encoder '%s' (revision %s) on %s", name, encoder.info.revision, options.device
+    )
     return encoder
 
 
@@ -114,7 +116,11 @@ def resolve_device(device: str) -> str:
     try:
         parsed = torch.device(device)
     except RuntimeError as error:
-        raise ConfigError(f"device '{device}' is invalid; use cpu, cuda, cuda:N, mps or auto") from error
+        raise ConfigError(
+            f"device '{device}' is invalid; use cpu, cuda, cuda:N, mps or auto"
+        ) from error
     if parsed.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device '{device}' requested but CUDA is not available; use --device cpu")
+        raise ConfigError(
+            f"device '{device}' requested but CUDA is not available; use --device cpu"
+        )
     return device

@@ -174,7 +174,9 @@ class _Checks:
     def dense_shapes(self) -> str:
         maps = self._dense(self.images)
         if len(maps) != len(self.encoder.feature_info):
-            raise _CheckFailed(f"{len(maps)} maps for {len(self.encoder.feature_info)} feature_info entries")
+            raise _CheckFailed(
+                f"{len(maps)} maps for {len(self.encoder.feature_info)} feature_info entries"
+            )
         height, width = self.images.shape[2:]
         described = []
         for level, (feature_map, info) in enumerate(zip(maps, self.encoder.feature_info)):
@@ -217,7 +219,9 @@ class _Checks:
         for name, values in (("text", texts), ("image", projected)):
             norms = values.norm(dim=1)
             if not torch.allclose(norms, torch.ones_like(norms), atol=1e-3):
-                raise _CheckFailed(f"{name} embeddings are not L2-normalised (norms {norms.tolist()})")
+                raise _CheckFailed(
+                    f"{name} embeddings are not L2-normalised (norms {norms.tolist()})"
+                )
         return f"joint space of {texts.shape[1]} dimensions"
 
     def _global(self, images: torch.Tensor) -> torch.Tensor:

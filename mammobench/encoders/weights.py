@@ -98,7 +98,9 @@ def unwrap_state_dict(checkpoint: Any, *, source: str = "checkpoint") -> dict[st
         if current and all(isinstance(value, torch.Tensor) for value in current.values()):
             return {str(name): tensor for name, tensor in current.items()}
 
-        container = next((key for key in CONTAINER_KEYS if isinstance(current.get(key), Mapping)), None)
+        container = next(
+            (key for key in CONTAINER_KEYS if isinstance(current.get(key), Mapping)), None
+        )
         if container is None:
             keys = ", ".join(repr(key) for key in list(current)[:6]) or "no keys"
             raise WeightsError(
@@ -128,7 +130,11 @@ def select_prefix(state_dict: Mapping[str, torch.Tensor], prefix: str) -> dict[s
     Raises:
         WeightsError: No key starts with ``prefix``.
     """
-    selected = {name[len(prefix) :]: tensor for name, tensor in state_dict.items() if name.startswith(prefix)}
+    selected = {
+        name[len(prefix) :]: tensor
+        for name, tensor in state_dict.items()
+        if name.startswith(prefix)
+    }
     if not selected:
         first = next(iter(state_dict), "none")
         raise WeightsError(
@@ -161,7 +167,9 @@ def load_state_dict_strict(
     prefixes = tuple(ignore_prefixes)
     kept = {name: tensor for name, tensor in state_dict.items() if not name.startswith(prefixes)}
     if prefixes and len(kept) < len(state_dict):
-        logger.debug("weights '%s': ignored %d keys under %s", source, len(state_dict) - len(kept), prefixes)
+        logger.debug(
+            "weights '%s': ignored %d keys under %s", source, len(state_dict) - len(kept), prefixes
+        )
 
     expected = module.state_dict()
     # torch derives BatchNorm's num_batches_tracked when a checkpoint lacks it.
@@ -209,7 +217,9 @@ def revision_from_sha256(hex_digest: str) -> str:
     return f"sha256:{hex_digest[:16]}"
 
 
-def require_weights_file(path: Path | None, *, encoder: str, expected: str, how_to_obtain: str) -> Path:
+def require_weights_file(
+    path: Path | None, *, encoder: str, expected: str, how_to_obtain: str
+) -> Path:
     """Return ``path`` when it is a file; otherwise raise an error naming the file and its source.
 
     Args:
@@ -223,11 +233,15 @@ def require_weights_file(path: Path | None, *, encoder: str, expected: str, how_
     """
     if path is not None and Path(path).is_file():
         return Path(path)
-    raise WeightsError(f"encoder '{encoder}': weights not found; expected {expected}. {how_to_obtain}")
+    raise WeightsError(
+        f"encoder '{encoder}': weights not found; expected {expected}. {how_to_obtain}"
+    )
 
 
 def _describe_mismatch(
-    missing: list[str], unexpected: list[str], mismatched: list[tuple[str, tuple[int, ...], tuple[int, ...]]]
+    missing: list[str],
+    unexpected: list[str],
+    mismatched: list[tuple[str, tuple[int, ...], tuple[int, ...]]],
 ) -> str:
     first_missing = f"'{missing[0]}'" if missing else "none"
     first_unexpected = f"'{unexpected[0]}'" if unexpected else "none"
@@ -254,7 +268,9 @@ def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
     try:
         return load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError) as error:
-        raise WeightsError(f"weights file '{path}' is not a readable safetensors file: {error}") from error
+        raise WeightsError(
+            f"weights file '{path}' is not a readable safetensors file: {error}"
+        ) from error
 
 
 def _read_pickle(path: Path, *, trust_pickle: bool) -> Any:
@@ -264,7 +280,9 @@ def _read_pickle(path: Path, *, trust_pickle: bool) -> Any:
         return torch.load(path, map_location="cpu", weights_only=not trust_pickle)
     except pickle.UnpicklingError as error:
         if trust_pickle:
-            raise WeightsError(f"weights file '{path}' is not a readable checkpoint: {error}") from error
+            raise WeightsError(
+                f"weights file '{path}' is not a readable checkpoint: {error}"
+            ) from error
         custom_object = _UNSUPPORTED_GLOBAL.search(str(error))
         if custom_object is None:
             raise WeightsError(
@@ -278,4 +296,6 @@ def _read_pickle(path: Path, *, trust_pickle: bool) -> Any:
             "--trust-pickle if you trust its source"
         ) from error
     except (RuntimeError, OSError, EOFError, ValueError) as error:
-        raise WeightsError(f"weights file '{path}' is not a readable checkpoint: {error}") from error
+        raise WeightsError(
+            f"weights file '{path}' is not a readable checkpoint: {error}"
+        ) from error

@@ -50,7 +50,9 @@ class HFEncoder(Encoder):
     """A transformers vision model exposed through the encoder contract."""
 
     def __init__(self, model: nn.Module, info: EncoderInfo, contract: InputContract) -> None:
-        accepts_interpolation = "interpolate_pos_encoding" in inspect.signature(model.forward).parameters
+        accepts_interpolation = (
+            "interpolate_pos_encoding" in inspect.signature(model.forward).parameters
+        )
         probe = _probe(model, contract.channels, accepts_interpolation)
 
         capabilities = [Capability.GLOBAL]
@@ -111,7 +113,9 @@ def build_hf(spec: EncoderSpec, argument: str | None, options: EncoderOptions) -
 
 
 class _Probe:
-    def __init__(self, embed_dim: int, feature_info: list[FeatureInfo], hidden_indices: list[int]) -> None:
+    def __init__(
+        self, embed_dim: int, feature_info: list[FeatureInfo], hidden_indices: list[int]
+    ) -> None:
         self.embed_dim = embed_dim
         self.feature_info = feature_info
         self.hidden_indices = hidden_indices
@@ -131,7 +135,11 @@ def _probe(model: nn.Module, channels: int, accepts_interpolation: bool) -> _Pro
     strides = [_PROBE_SIZE // int(state.shape[-1]) for _, state in spatial]
     chosen = select_levels(strides)
     feature_info = [
-        FeatureInfo(stride=strides[i], channels=int(spatial[i][1].shape[1]), name=f"hidden_states.{spatial[i][0]}")
+        FeatureInfo(
+            stride=strides[i],
+            channels=int(spatial[i][1].shape[1]),
+            name=f"hidden_states.{spatial[i][0]}",
+        )
         for i in chosen
     ]
     return _Probe(embed_dim, feature_info, [spatial[i][0] for i in chosen])

@@ -42,7 +42,9 @@ def find_in_hf_cache(repo_id: str, filenames: tuple[str, ...] = HUB_FILENAMES) -
     for filename in filenames:
         found = try_to_load_from_cache(repo_id, filename, cache_dir=cache_dir)
         if isinstance(found, str) and Path(found).is_file():
-            logger.debug("found '%s' of '%s' in the Hugging Face cache: %s", filename, repo_id, found)
+            logger.debug(
+                "found '%s' of '%s' in the Hugging Face cache: %s", filename, repo_id, found
+            )
             return Path(found)
     return None
 

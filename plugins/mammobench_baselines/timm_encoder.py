@@ -31,7 +31,11 @@ from mammobench.api import (
 )
 from mammobench_baselines.catalog import BASELINES_BY_ARCHITECTURE, INIT_SEED
 from mammobench_baselines.levels import select_levels
-from mammobench_baselines.local_weights import find_in_hf_cache, find_in_torch_hub, hub_download_hint
+from mammobench_baselines.local_weights import (
+    find_in_hf_cache,
+    find_in_torch_hub,
+    hub_download_hint,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +58,14 @@ class TimmEncoder(Encoder):
         if feature_info:
             capabilities.append(Capability.DENSE)
         else:
-            logger.info("timm model '%s' has no forward_intermediates; no 'dense' output", info.name)
+            logger.info(
+                "timm model '%s' has no forward_intermediates; no 'dense' output", info.name
+            )
 
         embed_dim = getattr(model, "head_hidden_size", None) or model.num_features
-        super().__init__(info, capabilities, contract, embed_dim=int(embed_dim), feature_info=feature_info)
+        super().__init__(
+            info, capabilities, contract, embed_dim=int(embed_dim), feature_info=feature_info
+        )
         self.model = model
         self._indices = indices
 
@@ -72,7 +80,9 @@ class TimmEncoder(Encoder):
 
     def forward_features(self, inputs: torch.Tensor) -> list[torch.Tensor]:
         """Return one ``(B, C, H / stride, W / stride)`` map per :attr:`feature_info` entry."""
-        return list(self.model.forward_intermediates(inputs, indices=self._indices, intermediates_only=True))
+        return list(
+            self.model.forward_intermediates(inputs, indices=self._indices, intermediates_only=True)
+        )
 
 
 def build_random(spec: EncoderSpec, argument: str | None, options: EncoderOptions) -> TimmEncoder:
@@ -128,7 +138,9 @@ def build_timm(spec: EncoderSpec, argument: str | None, options: EncoderOptions)
     return _load_file_into(model, name, options.weights, options, [])
 
 
-def _build_random_init(name: str, model_name: str, *, pretraining_datasets: list[str]) -> TimmEncoder:
+def _build_random_init(
+    name: str, model_name: str, *, pretraining_datasets: list[str]
+) -> TimmEncoder:
     model = _create_model(model_name, seed=INIT_SEED)
     revision = f"random-init-seed{INIT_SEED}-{revision_from_sha256(state_dict_sha256(model))}"
     info = EncoderInfo(name=name, revision=revision, pretraining_datasets=pretraining_datasets)
@@ -139,7 +151,9 @@ def _load_file_into(
     model: nn.Module, name: str, path: Any, options: EncoderOptions, pretraining_datasets: list[str]
 ) -> TimmEncoder:
     state_dict = load_checkpoint(path, trust_pickle=options.trust_pickle)
-    load_state_dict_strict(model, state_dict, source=str(path), ignore_prefixes=_classifier_prefixes(model))
+    load_state_dict_strict(
+        model, state_dict, source=str(path), ignore_prefixes=_classifier_prefixes(model)
+    )
     info = EncoderInfo(
         name=name,
         revision=revision_from_sha256(file_sha256(path)),

@@ -23,8 +23,14 @@ def cache(tmp_path):
     cache = EmbeddingCache(tmp_path / "embeddings")
     for split in ("train", "test"):
         key = CacheKey(
-            kind="embeddings", encoder="tiny/ok", encoder_revision="sha256:0", dataset="tiny-test",
-            manifest_hash="a" * 64, split=split, profile="tiny-256x160", preprocessing_version="v1-left",
+            kind="embeddings",
+            encoder="tiny/ok",
+            encoder_revision="sha256:0",
+            dataset="tiny-test",
+            manifest_hash="a" * 64,
+            split=split,
+            profile="tiny-256x160",
+            preprocessing_version="v1-left",
             dtype="float32",
         )
         with cache.writer(key) as writer:

@@ -29,8 +29,22 @@ def tiny_root(tmp_path, monkeypatch):
 
 
 def embed(root: Path, *extra: str) -> list[str]:
-    return ["embed", "--model", "tiny/ok", "--dataset", "tiny-test", "--data-root", str(root),
-            "--workers", "0", "--batch-size", "4", "--device", "cpu", *extra]
+    return [
+        "embed",
+        "--model",
+        "tiny/ok",
+        "--dataset",
+        "tiny-test",
+        "--data-root",
+        str(root),
+        "--workers",
+        "0",
+        "--batch-size",
+        "4",
+        "--device",
+        "cpu",
+        *extra,
+    ]
 
 
 def test_embed_writes_then_reads_cache(tiny_root, capsys):
@@ -70,6 +84,19 @@ def test_text_output_names_key_and_location(tiny_root, capsys):
 
 
 def test_unknown_model_is_one_line(tiny_root, capsys):
-    assert main(["embed", "--model", "tiny/nope", "--dataset", "tiny-test", "--data-root", str(tiny_root)]) == 1
+    assert (
+        main(
+            [
+                "embed",
+                "--model",
+                "tiny/nope",
+                "--dataset",
+                "tiny-test",
+                "--data-root",
+                str(tiny_root),
+            ]
+        )
+        == 1
+    )
 
     assert "unknown encoder 'tiny/nope'" in capsys.readouterr().err

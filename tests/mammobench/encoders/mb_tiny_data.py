@@ -30,8 +30,15 @@ def tiny_manifest(root: Path, count: int = 6, *, with_damaged: bool = True) -> M
     for index in range(count):
         path = root / f"image{index}.png"
         write_mammogram(path, seed=index)
-        rows.append(_row(f"image{index}", f"patient{index // 2}", "L" if index % 2 == 0 else "R", path.name,
-                         "train" if index < 2 * count // 3 else "test"))
+        rows.append(
+            _row(
+                f"image{index}",
+                f"patient{index // 2}",
+                "L" if index % 2 == 0 else "R",
+                path.name,
+                "train" if index < 2 * count // 3 else "test",
+            )
+        )
     if with_damaged:
         (root / "damaged.png").write_bytes(b"not a png file")
         rows.append(_row(BAD_IMAGE_ID, "patient-damaged", "L", "damaged.png", "train"))
@@ -42,13 +49,17 @@ def tiny_manifest(root: Path, count: int = 6, *, with_damaged: bool = True) -> M
 
 def read_tiny(root: Path) -> Manifest:
     """Dataset adapter of the 'tiny-test' dataset: read the manifest that tiny_manifest wrote."""
-    images = pd.read_csv(Path(root) / MANIFEST_FILE, dtype={"density": str, "site": str}, keep_default_na=False)
+    images = pd.read_csv(
+        Path(root) / MANIFEST_FILE, dtype={"density": str, "site": str}, keep_default_na=False
+    )
     images["birads"] = images["birads"].astype(float)
     images["age"] = images["age"].astype(float)
     return Manifest(dataset="tiny-test", root=Path(root), images=images).validate()
 
 
-def _row(image_id: str, patient_id: str, laterality: str, path: str, split: str) -> dict[str, object]:
+def _row(
+    image_id: str, patient_id: str, laterality: str, path: str, split: str
+) -> dict[str, object]:
     return {
         "image_id": image_id,
         "patient_id": patient_id,

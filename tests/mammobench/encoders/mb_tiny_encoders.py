@@ -25,7 +25,9 @@ from mammobench.api import (
 class TinyEncoder(Encoder):
     """Two strided convolutions: dense maps at strides 4 and 8, global = mean of the last map."""
 
-    def __init__(self, name: str = "tiny/ok", capabilities=(Capability.GLOBAL, Capability.DENSE)) -> None:
+    def __init__(
+        self, name: str = "tiny/ok", capabilities=(Capability.GLOBAL, Capability.DENSE)
+    ) -> None:
         torch.manual_seed(0)
         network = nn.Sequential(
             nn.Conv2d(3, 8, kernel_size=3, stride=4, padding=1),
@@ -79,14 +81,33 @@ def build_not_an_encoder(spec, argument, options) -> object:
 
 @hookimpl
 def mammobench_register_datasets():
-    return [DatasetSpec(name="tiny-test", loader="mb_tiny_data:read_tiny", description="Tiny test images.")]
+    return [
+        DatasetSpec(
+            name="tiny-test", loader="mb_tiny_data:read_tiny", description="Tiny test images."
+        )
+    ]
 
 
 @hookimpl
 def mammobench_register_encoders():
     common = {"architecture": "tiny", "description": "Tiny test encoder."}
     return [
-        EncoderSpec(name="tiny/ok", loader=f"{__name__}:build_ok", capabilities=[Capability.GLOBAL, Capability.DENSE], **common),
-        EncoderSpec(name="tiny/constant", loader=f"{__name__}:build_constant", capabilities=[Capability.GLOBAL], **common),
-        EncoderSpec(name="tiny/broken", loader=f"{__name__}:build_not_an_encoder", capabilities=[Capability.GLOBAL], **common),
+        EncoderSpec(
+            name="tiny/ok",
+            loader=f"{__name__}:build_ok",
+            capabilities=[Capability.GLOBAL, Capability.DENSE],
+            **common,
+        ),
+        EncoderSpec(
+            name="tiny/constant",
+            loader=f"{__name__}:build_constant",
+            capabilities=[Capability.GLOBAL],
+            **common,
+        ),
+        EncoderSpec(
+            name="tiny/broken",
+            loader=f"{__name__}:build_not_an_encoder",
+            capabilities=[Capability.GLOBAL],
+            **common,
+        ),
     ]

@@ -5,8 +5,7 @@ import pytest
 import torch
 
 from mammobench.data.profiles import ResolutionProfile
-from mammobench.encoders.embed import compute_embeddings, compute_feature_maps, run_batches
-from mammobench.encoders.embedding_cache import CacheSpaceError
+from mammobench.encoders.embed import compute_embeddings
 from mammobench.errors import DataError, IncompatibleError
 from mammobench.specs import Capability
 
@@ -79,7 +78,8 @@ def change_canonical_side(encoder, manifest):
 
 
 @pytest.mark.parametrize(
-    "change", [change_split, change_profile, change_manifest, change_revision, change_canonical_side]
+    "change",
+    [change_split, change_profile, change_manifest, change_revision, change_canonical_side],
 )
 def test_changed_input_gives_new_key(tiny_encoder, tiny_manifest, embedding_cache, change):
     first = embed(tiny_encoder, tiny_manifest, embedding_cache)
@@ -87,7 +87,13 @@ def test_changed_input_gives_new_key(tiny_encoder, tiny_manifest, embedding_cach
     profile = options.pop("profile", SMALL)
 
     second = compute_embeddings(
-        tiny_encoder, manifest, profile, cache=embedding_cache, batch_size=4, num_workers=0, **options
+        tiny_encoder,
+        manifest,
+        profile,
+        cache=embedding_cache,
+        batch_size=4,
+        num_workers=0,
+        **options,
     )
 
     assert second.key != first.key
@@ -116,17 +122,26 @@ def test_rows_explain_failed_image(tiny_encoder, tiny_manifest, tiny_data, embed
 def test_progress_reaches_total(tiny_encoder, tiny_manifest, embedding_cache):
     reports = []
 
-    embed(tiny_encoder, tiny_manifest, embedding_cache, progress=lambda done, total: reports.append((done, total)))
+    embed(
+        tiny_encoder,
+        tiny_manifest,
+        embedding_cache,
+        progress=lambda done, total: reports.append((done, total)),
+    )
 
     assert reports[-1] == (7, 7)
     assert [done for done, _ in reports] == [4, 7]
 
 
-def test_worker_processes_give_same_embeddings(tiny_encoder, tiny_manifest, embedding_cache, tmp_path):
+def test_worker_processes_give_same_embeddings(
+    tiny_encoder, tiny_manifest, embedding_cache, tmp_path
+):
     from mammobench.encoders.embedding_cache import EmbeddingCache
 
     in_process = embed(tiny_encoder, tiny_manifest, embedding_cache)
-    with_workers = embed(tiny_encoder, tiny_manifest, EmbeddingCache(tmp_path / "other"), num_workers=2)
+    with_workers = embed(
+        tiny_encoder, tiny_manifest, EmbeddingCache(tmp_path / "other"), num_workers=2
+    )
 
     assert with_workers.ids == in_process.ids
     assert np.allclose(with_workers.array, in_process.array)
@@ -137,45 +152,3 @@ def test_global_required(tiny_encoders, tiny_manifest, embedding_cache):
 
     with pytest.raises(IncompatibleError, match="lacks capability global"):
         embed(dense_only, tiny_manifest, embedding_cache)
-
-
-def test_feature_maps_are_cached(tiny_encoder, tiny_manifest, embedding_cache):
-    options = {"batch_size": 4, "num_workers": 0, "cache": embedding_cache}
-
-    first = compute_feature_maps(tiny_encoder, tiny_manifest, SMALL, **options)
-    calls = tiny_encoder.calls
-    second = compute_feature_maps(tiny_encoder, tiny_manifest, SMALL, **options)
-
-    assert [a.shape for a in first.arrays] == [(6, 8, 16, 12), (6, 16, 8, 6)]
-    assert first.arrays[0].dtype == np.float16
-    assert [info.stride for info in first.feature_info] == [4, 8]
-    assert second.from_cache
-    assert tiny_encoder.calls == calls
-
-
-def test_feature_levels_change_key(tiny_encoder, tiny_manifest, embedding_cache):
-    options = {"batch_size": 4, "num_workers": 0, "cache": embedding_cache}
-
-    all_levels = compute_feature_maps(tiny_encoder, tiny_manifest, SMALL, **options)
-    last_level = compute_feature_maps(tiny_encoder, tiny_manifest, SMALL, levels=[1], dtype="float32", **options)
-
-    assert last_level.key != all_levels.key
-    assert [a.shape for a in last_level.arrays] == [(6, 16, 8, 6)]
-    assert last_level.arrays[0].dtype == np.float32
-
-
-def test_feature_maps_respect_size_limit(tiny_encoder, tiny_manifest, embedding_cache):
-    with pytest.raises(CacheSpaceError, match="more than the limit"):
-        compute_feature_maps(tiny_encoder, tiny_manifest, SMALL, max_bytes=1000, num_workers=0, cache=embedding_cache)
-
-
-def test_batches_skip_unreadable_images(tiny_encoder):
-    images = torch.rand(3, 1, 16, 16)
-    batches = [{"image": images, "image_id": ["a", "b", "c"], "error": [None, "truncated file", None]}]
-    written = []
-
-    ids, failed = run_batches(tiny_encoder, batches, lambda x: written.append(x.shape[0]), total=3)
-
-    assert ids == ["a", "c"]
-    assert failed == {"b": "truncated file"}
-    assert written == [2]

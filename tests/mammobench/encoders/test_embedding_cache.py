@@ -69,8 +69,18 @@ def test_npy_file_reads_without_mmap(embedding_cache):
 
 @pytest.mark.parametrize(
     "field",
-    ["kind", "encoder", "encoder_revision", "dataset", "manifest_hash", "split", "profile",
-     "preprocessing_version", "dtype", "precision"],
+    [
+        "kind",
+        "encoder",
+        "encoder_revision",
+        "dataset",
+        "manifest_hash",
+        "split",
+        "profile",
+        "preprocessing_version",
+        "dtype",
+        "precision",
+    ],
 )
 def test_every_field_changes_digest(field):
     changed = dataclasses.replace(BASE_KEY, **{field: "other"})

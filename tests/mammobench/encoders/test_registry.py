@@ -39,7 +39,10 @@ def test_missing_capability_is_reported(tiny_host):
 def test_spec_capabilities_are_checked(tiny_host):
     spec, _ = tiny_host.encoder("tiny/constant")
 
-    assert check_compatible(spec, ["text"]) == "encoder 'tiny/constant' lacks capability text (it has: global)"
+    assert (
+        check_compatible(spec, ["text"])
+        == "encoder 'tiny/constant' lacks capability text (it has: global)"
+    )
 
 
 def test_unknown_capability_is_rejected(tiny_host):

@@ -62,7 +62,10 @@ def test_crash_fails_only_that_check(tiny_encoder):
 
     results = results_by_name(run_checks(tiny_encoder, size=(64, 48)))
 
-    assert results["dense: shapes match feature_info"].detail == "RuntimeError: shape mismatch in layer 3"
+    assert (
+        results["dense: shapes match feature_info"].detail
+        == "RuntimeError: shape mismatch in layer 3"
+    )
     assert results["global: shape and dtype"].passed
 
 

@@ -106,7 +106,10 @@ def test_shape_mismatch_names_tensor():
     with pytest.raises(WeightsError) as caught:
         load_state_dict_strict(target, state_dict, source="ckpt.pt")
 
-    assert "1 tensors with the wrong shape (first: '0.weight' is (8, 3, 3, 3) in the file, (4, 3, 3, 3) in the network)" in str(caught.value)
+    assert (
+        "1 tensors with the wrong shape (first: '0.weight' is (8, 3, 3, 3) in the file, (4, 3, 3, 3) in the network)"
+        in str(caught.value)
+    )
 
 
 def test_ignored_prefix_drops_head():
@@ -119,14 +122,18 @@ def test_ignored_prefix_drops_head():
 
 def test_missing_batchnorm_counter_is_accepted():
     target = plain_network()
-    state_dict = {k: v for k, v in target.state_dict().items() if not k.endswith("num_batches_tracked")}
+    state_dict = {
+        k: v for k, v in target.state_dict().items() if not k.endswith("num_batches_tracked")
+    }
 
     load_state_dict_strict(target, state_dict, source="old.pt")
 
 
 def test_pickle_with_object_is_rejected(tmp_path):
     path = tmp_path / "checkpoint.pth"
-    torch.save({"state_dict": plain_network().state_dict(), "args": argparse.Namespace(lr=0.1)}, path)
+    torch.save(
+        {"state_dict": plain_network().state_dict(), "args": argparse.Namespace(lr=0.1)}, path
+    )
 
     with pytest.raises(WeightsError) as caught:
         load_checkpoint(path)
@@ -186,10 +193,16 @@ def test_select_prefix_keeps_subtree():
 
 def test_require_weights_file_explains_source(tmp_path):
     with pytest.raises(WeightsError) as caught:
-        require_weights_file(None, encoder="imagenet/x", expected="model.safetensors of 'timm/x'", how_to_obtain="Run this.")
+        require_weights_file(
+            None,
+            encoder="imagenet/x",
+            expected="model.safetensors of 'timm/x'",
+            how_to_obtain="Run this.",
+        )
 
-    assert "encoder 'imagenet/x': weights not found; expected model.safetensors of 'timm/x'. Run this." == str(
-        caught.value
+    assert (
+        "encoder 'imagenet/x': weights not found; expected model.safetensors of 'timm/x'. Run this."
+        == str(caught.value)
     )
 
 

@@ -4,7 +4,15 @@ import json
 
 import pytest
 import torch
-from transformers import ConvNextConfig, ConvNextModel, ResNetConfig, ResNetForImageClassification, ResNetModel, ViTConfig, ViTModel
+from transformers import (
+    ConvNextConfig,
+    ConvNextModel,
+    ResNetConfig,
+    ResNetForImageClassification,
+    ResNetModel,
+    ViTConfig,
+    ViTModel,
+)
 
 from mammobench.api import WeightsError
 from mammobench.encoders.registry import build_encoder
@@ -53,7 +61,9 @@ def test_folder_revision_is_stable(host, resnet_folder):
 
 def test_convnext_folder_loads(host, tmp_path):
     folder = tmp_path / "tiny-convnext"
-    ConvNextModel(ConvNextConfig(hidden_sizes=[8, 16, 24, 32], depths=[1, 1, 1, 1])).save_pretrained(folder)
+    ConvNextModel(
+        ConvNextConfig(hidden_sizes=[8, 16, 24, 32], depths=[1, 1, 1, 1])
+    ).save_pretrained(folder)
 
     encoder = build_encoder(f"hf:{folder}", host=host)
 
@@ -63,8 +73,14 @@ def test_convnext_folder_loads(host, tmp_path):
 
 def test_vit_folder_has_global_only(host, tmp_path):
     folder = tmp_path / "tiny-vit"
-    config = ViTConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                       image_size=32, patch_size=8)
+    config = ViTConfig(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        image_size=32,
+        patch_size=8,
+    )
     ViTModel(config).save_pretrained(folder)
 
     encoder = build_encoder(f"hf:{folder}", host=host)
@@ -108,7 +124,9 @@ def test_missing_weights_are_not_random(host, resnet_folder):
 
 
 def test_absent_folder_is_explained(host, tmp_path):
-    with pytest.raises(WeightsError, match="neither a folder nor a model in the local Hugging Face cache"):
+    with pytest.raises(
+        WeightsError, match="neither a folder nor a model in the local Hugging Face cache"
+    ):
         build_encoder(f"hf:{tmp_path / 'absent'}", host=host)
 
 

@@ -42,7 +42,9 @@ def test_registration_imports_no_torch():
         "heavy = [m for m in ('torch', 'timm', 'transformers') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )
-    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    output = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
 
     assert output.stdout.strip() == ""
 
