@@ -29,6 +29,8 @@ _COMMAND_MODULES = (
     "mammobench.cli.data",
     "mammobench.cli.data_synth",
     "mammobench.cli.run",
+    "mammobench.cli.sweep",
+    "mammobench.cli.leaderboard",
 )
 
 
