@@ -12,6 +12,7 @@ settings shared by every run and how to execute them::
     results = "results"              # relative to the sweep file
 
     [data_roots]                     # dataset -> folder; default: environment, else synthetic
+    [synthetic.rsna]                 # generator settings of a synthetic copy, e.g. patients
     [weights]                        # encoder -> weights file or trained model folder
     [settings]                       # profile, batch_size, device, bootstrap, ...
     [executor]                       # kind = "local" or "ray", jobs, address, max_retries, ...
@@ -124,6 +125,11 @@ class SweepConfig(BaseModel):
     )
     data_roots: dict[str, str] = Field(
         default_factory=dict, description="Dataset name -> data root folder."
+    )
+    synthetic: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Dataset name -> synthetic generator settings (e.g. patients, "
+        "cancer_prevalence): the sweep generates that copy once and uses it as the data root.",
     )
     weights: dict[str, str] = Field(
         default_factory=dict, description="Encoder name -> weights file or trained model folder."

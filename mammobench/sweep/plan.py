@@ -20,6 +20,7 @@ from mammobench.errors import ConfigError
 from mammobench.plugin_host import PluginHost
 from mammobench.protocols import get_protocol
 from mammobench.sweep.config import DEFAULT_PROTOCOL, SweepConfig
+from mammobench.sweep.synthetic import synthetic_config
 
 logger = logging.getLogger(__name__)
 
@@ -263,12 +264,20 @@ def _task_protocols(
 
 
 def _check_named_datasets(config: SweepConfig, used: set[str]) -> None:
-    unused = sorted(set(config.data_roots) - used)
-    if unused:
+    for table, named in (("data_roots", config.data_roots), ("synthetic", config.synthetic)):
+        unused = sorted(set(named) - used)
+        if unused:
+            raise ConfigError(
+                f"{table} names dataset(s) {', '.join(unused)}, which no task of the sweep reads "
+                f"(they read: {', '.join(sorted(used))}); fix the dataset name or remove the entry"
+            )
+    both = sorted(set(config.data_roots) & set(config.synthetic))
+    if both:
         raise ConfigError(
-            f"data_roots names dataset(s) {', '.join(unused)}, which no task of the sweep reads "
-            f"(they read: {', '.join(sorted(used))}); fix the dataset name or remove the entry"
+            f"dataset(s) {', '.join(both)} have both a data root and synthetic settings; keep one"
         )
+    for dataset, settings in config.synthetic.items():
+        synthetic_config(dataset, settings)  # raises ConfigError naming the invalid setting
 
 
 def _check_named_encoders(config: SweepConfig) -> None:

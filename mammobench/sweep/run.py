@@ -27,6 +27,7 @@ from mammobench.sweep.config import SweepConfig
 from mammobench.sweep.local import LocalExecutor
 from mammobench.sweep.plan import SweepCell, SweepGroup, all_cells, expand, plan_items, select_shard
 from mammobench.sweep.ray_executor import RayExecutor
+from mammobench.sweep.synthetic import ensure_synthetic
 from mammobench.sweep.tracker import SweepCounts, SweepTracker
 from mammobench.sweep.worker import CellEvent, ItemOutcome, RunTemplate
 
@@ -139,7 +140,10 @@ def run_sweep(
     results_dir = config.resolve(config.results) or paths.results_dir()
     sha256 = config.sha256()
     config_file = save_resolved_config(config, results_dir)
-    template = _template(config, sha256, results_dir, overwrite, command_line)
+    synthetic_roots = {
+        dataset: ensure_synthetic(dataset, settings, host) for dataset, settings in sorted(config.synthetic.items())
+    }
+    template = _template(config, sha256, results_dir, overwrite, command_line, synthetic_roots)
 
     executor = _executor(config, reporter)
     items = plan_items(groups, parallel=executor.parallel)
@@ -209,6 +213,7 @@ def _template(
     results_dir: Path,
     overwrite: OverwritePolicy,
     command_line: Sequence[str] | None,
+    synthetic_roots: dict[str, Path],
 ) -> RunTemplate:
     environment = {name: value for name, value in os.environ.items() if name.startswith(_ENVIRONMENT_PREFIX)}
     environment["MAMMOBENCH_HOME"] = str(paths.home().absolute())
@@ -216,7 +221,7 @@ def _template(
         results=Path(results_dir).absolute(),
         overwrite=overwrite,
         settings=run_settings(config),
-        data_roots={name: config.resolve(root) for name, root in config.data_roots.items()},
+        data_roots={**{name: config.resolve(root) for name, root in config.data_roots.items()}, **synthetic_roots},
         weights={name: config.resolve(path) for name, path in config.weights.items()},
         trust_pickle=config.trust_pickle,
         sweep={"name": config.name, "config_sha256": sha256},

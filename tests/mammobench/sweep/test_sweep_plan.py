@@ -131,3 +131,18 @@ def test_sequential_items_are_groups():
 
     assert [item.cells for item in items] == [group.cells for group in groups]
     assert all(item.depends_on == [] for item in items)
+
+
+def test_synthetic_settings_checked():
+    with pytest.raises(ConfigError, match="patients"):
+        expand(config(synthetic={"vindr": {"patients": 0}}), get_host())
+
+
+def test_synthetic_dataset_must_be_used():
+    with pytest.raises(ConfigError, match="synthetic names dataset"):
+        expand(config(synthetic={"rsna": {"patients": 10}}), get_host())
+
+
+def test_root_and_synthetic_exclusive():
+    with pytest.raises(ConfigError, match="both a data root and synthetic settings"):
+        expand(config(data_roots={"vindr": "/data/vindr"}, synthetic={"vindr": {"patients": 10}}), get_host())

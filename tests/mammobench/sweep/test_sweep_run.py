@@ -11,34 +11,9 @@ import pytest
 from mammobench.cli.app import main
 from mammobench.leaderboard.build import build_leaderboard
 from mammobench.results.store import ResultStore
-from mammobench.sweep.config import validate_sweep_config
 from mammobench.sweep.run import run_sweep
 
 ENCODER = "timm:test_efficientnet"
-
-
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    """A MAMMOBENCH_HOME shared by this module's tests, so images are decoded only once."""
-    folder = tmp_path_factory.mktemp("sweep-home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MAMMOBENCH_HOME", str(folder))
-        yield folder
-
-
-def sweep(synthetic_vindr: Path, results: Path, **values):
-    data = {
-        "name": "test",
-        "encoders": [ENCODER],
-        "tasks": ["vindr-mass", "vindr-calc"],
-        "fractions": [0.5, 1.0],
-        "seeds": [0],
-        "results": str(results),
-        "data_roots": {"vindr": str(synthetic_vindr)},
-        "settings": {"profile": "tiny", "workers": 0, "device": "cpu"},
-    }
-    data.update(values)
-    return validate_sweep_config(data)
 
 
 def embedding_passes(home: Path, encoder: str) -> list[dict]:
@@ -53,9 +28,9 @@ def embedding_passes(home: Path, encoder: str) -> list[dict]:
     return keys
 
 
-def test_sweep_runs_then_resumes(synthetic_vindr, tmp_path, home):
+def test_sweep_runs_then_resumes(make_sweep, tmp_path, home):
     results = tmp_path / "results"
-    config = sweep(synthetic_vindr, results)
+    config = make_sweep(results)
 
     first = run_sweep(config)
     cell_files = {path: path.stat().st_mtime_ns for path in (results / "cells").iterdir()}
@@ -69,9 +44,9 @@ def test_sweep_runs_then_resumes(synthetic_vindr, tmp_path, home):
     assert {path: path.stat().st_mtime_ns for path in (results / "cells").iterdir()} == cell_files
 
 
-def test_sweep_records_feed_leaderboard(synthetic_vindr, tmp_path, home):
+def test_sweep_records_feed_leaderboard(make_sweep, tmp_path, home):
     results = tmp_path / "board" / "results"
-    config = sweep(synthetic_vindr, results, tasks=["vindr-mass"], fractions=[1.0])
+    config = make_sweep(results, tasks=["vindr-mass"], fractions=[1.0])
 
     result = run_sweep(config)
     built = build_leaderboard([results], tmp_path / "board", name="test")
@@ -84,10 +59,9 @@ def test_sweep_records_feed_leaderboard(synthetic_vindr, tmp_path, home):
     assert [header.config["sweep"] for header in headers] == [{"name": "test", "config_sha256": config.sha256()}]
 
 
-def test_failed_group_does_not_stop_sweep(synthetic_vindr, tmp_path, home):
+def test_failed_group_does_not_stop_sweep(make_sweep, tmp_path, home):
     # 'random/resnet18' takes no weights file, so its runs fail before any cell runs.
-    config = sweep(
-        synthetic_vindr,
+    config = make_sweep(
         tmp_path / "results",
         encoders=["random/resnet18", ENCODER],
         tasks=["vindr-mass"],
@@ -107,9 +81,8 @@ def test_failed_group_does_not_stop_sweep(synthetic_vindr, tmp_path, home):
     assert "takes no --weights" in result.failed[0].message
 
 
-def test_fail_fast_stops_at_first_failure(synthetic_vindr, tmp_path, home):
-    config = sweep(
-        synthetic_vindr,
+def test_fail_fast_stops_at_first_failure(make_sweep, tmp_path, home):
+    config = make_sweep(
         tmp_path / "results",
         encoders=["random/resnet18", ENCODER],
         tasks=["vindr-mass"],
