@@ -33,7 +33,7 @@ td.seen { background: #fff8c5; }
 tr.unranked td.name { color: #57606a; }
 .ci { color: #57606a; font-size: 0.8rem; display: block; }
 .task { display: flex; flex-wrap: wrap; gap: 1.5rem; align-items: flex-start; }
-.task img { width: 28rem; max-width: 100%; border: 1px solid #d0d7de; border-radius: 4px; }
+.task img { width: 34rem; max-width: 100%; border: 1px solid #d0d7de; border-radius: 4px; }
 .notes li { margin-bottom: 0.3rem; }
 """.strip()
 

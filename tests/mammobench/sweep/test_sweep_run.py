@@ -130,3 +130,13 @@ def test_sweep_command_rejects_bad_config(tmp_path, capsys):
 
     assert status == 1
     assert "colour: Extra inputs are not permitted" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_process_pool_matches_in_process(make_sweep, stored_records, tmp_path, home):
+    in_process = run_sweep(make_sweep(tmp_path / "here"))
+    pooled = run_sweep(make_sweep(tmp_path / "pool", executor={"kind": "local", "jobs": 2}))
+
+    assert in_process.success
+    assert pooled.success, [event.message for event in pooled.failed] + pooled.errors
+    assert stored_records(tmp_path / "pool") == stored_records(tmp_path / "here")
