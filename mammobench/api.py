@@ -89,6 +89,7 @@ _EXPORTS: dict[str, str] = {
     "ClassificationTask": "mammobench.tasks.base",
     "DetectionTask": "mammobench.tasks.base",
     "FactorTask": "mammobench.tasks.base",
+    "detection_metric_names": "mammobench.detection.names",
     "binary_prompts": "mammobench.tasks.prompts",
     "abnormal_prompts": "mammobench.tasks.prompts",
     "density_prompts": "mammobench.tasks.prompts",

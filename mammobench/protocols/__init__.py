@@ -14,6 +14,7 @@ PROTOCOLS: dict[str, str] = {
     "linear-probe": "mammobench.protocols.linear_probe:LinearProbe",
     "finetune": "mammobench.protocols.finetune:FineTune",
     "zero-shot": "mammobench.protocols.zero_shot:ZeroShot",
+    "detection": "mammobench.protocols.detection:Detection",
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mammobench.api import Capability, DatasetSpec, TaskSpec, hookimpl
+from mammobench.api import Capability, DatasetSpec, TaskSpec, detection_metric_names, hookimpl, vocab
 
 _CLASSIFICATION_PROTOCOLS = ["linear-probe", "finetune", "zero-shot"]
 
@@ -49,5 +49,19 @@ def mammobench_register_tasks() -> list[TaskSpec]:
             protocols=_CLASSIFICATION_PROTOCOLS,
             main_metric="auc",
             metrics=["auc"],
+        ),
+        TaskSpec(
+            name="mias-loc",
+            description="Boxes of masses and calcifications on real mini-MIAS mammograms "
+            "(abnormality circles as boxes), one detector; normal images included (mean AP at "
+            "IoU 0.25, FROC).",
+            loader="mammobench_mias.localization:masses_and_calcifications",
+            version="1",
+            dataset="mias",
+            kind="detection",
+            capabilities=[Capability.DENSE],
+            protocols=["detection"],
+            main_metric="ap@0.25",
+            metrics=detection_metric_names((vocab.MASS, vocab.CALCIFICATION)),
         ),
     ]

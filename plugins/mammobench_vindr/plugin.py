@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from mammobench.api import Capability, DatasetSpec, TaskSpec, hookimpl
+from mammobench.api import Capability, DatasetSpec, TaskSpec, detection_metric_names, hookimpl, vocab
 
 _CLASSIFICATION_PROTOCOLS = ["linear-probe", "finetune", "zero-shot"]
+
+# Main metric of the localization tasks; docs/protocols.md says why.
+_LOCALIZATION_MAIN_METRIC = "ap@0.25"
 
 
 @hookimpl
@@ -64,4 +67,39 @@ def mammobench_register_tasks() -> list[TaskSpec]:
             main_metric="accuracy",
             metrics=["accuracy", "macro_f1", "balanced_accuracy"],
         ),
+        *_localization_specs(),
+    ]
+
+
+def _localization_specs() -> list[TaskSpec]:
+    tasks = [
+        (
+            "vindr-loc",
+            "masses_and_calcifications",
+            (vocab.MASS, vocab.CALCIFICATION),
+            "Boxes of masses and suspicious calcifications on VinDr-Mammo, one detector; "
+            "normal images included (mean AP at IoU 0.25, FROC).",
+        ),
+        ("vindr-loc-mass", "masses", (vocab.MASS,), "Boxes of masses on VinDr-Mammo (AP at IoU 0.25, FROC)."),
+        (
+            "vindr-loc-calc",
+            "calcifications",
+            (vocab.CALCIFICATION,),
+            "Boxes of suspicious calcifications on VinDr-Mammo (AP at IoU 0.25, FROC).",
+        ),
+    ]
+    return [
+        TaskSpec(
+            name=name,
+            description=description,
+            loader=f"mammobench_vindr.localization:{factory}",
+            version="1",
+            dataset="vindr",
+            kind="detection",
+            capabilities=[Capability.DENSE],
+            protocols=["detection"],
+            main_metric=_LOCALIZATION_MAIN_METRIC,
+            metrics=detection_metric_names(categories),
+        )
+        for name, factory, categories, description in tasks
     ]
