@@ -147,8 +147,9 @@ class RayExecutor:
                 outcomes.append(outcome)
             if fail_fast and tracker.failed > 0 and waiting:
                 logger.warning("a cell failed; cancelling %d remaining Ray task(s) (--fail-fast)", len(waiting))
-                for reference in waiting:
+                for reference, item in waiting.items():
                     ray.cancel(reference)
+                    tracker.settle(item.cells)
                 break
         return outcomes
 

@@ -29,6 +29,24 @@ def test_ray_matches_local(make_sweep, stored_records, tmp_path, home, ray_insta
     assert stored_records(tmp_path / "ray") == stored_records(tmp_path / "local")
 
 
+def test_ray_retries_then_records_failures(make_sweep, tmp_path, home, ray_instance):
+    # 'random/resnet18' takes no weights file: every attempt fails before its cells run.
+    config = make_sweep(
+        tmp_path / "results",
+        encoders=["random/resnet18"],
+        tasks=["vindr-mass"],
+        weights={"random/resnet18": str(tmp_path / "weights.pt")},
+        executor={"kind": "ray", "max_retries": 1},
+    )
+
+    result = run_sweep(config)
+
+    assert [event.status for event in result.finished.values()] == ["error", "error"]
+    assert result.counts.running == 0
+    assert not result.success
+    assert any("takes no --weights" in error for error in result.errors)
+
+
 def test_gpu_shares_follow_item_kind(make_sweep):
     from mammobench.plugin_host import get_host
     from mammobench.sweep.plan import expand
