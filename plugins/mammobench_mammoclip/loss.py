@@ -27,12 +27,18 @@ class MammoClipLoss(nn.Module):
     """Weighted sum of the image-text, image-image and text-text InfoNCE terms."""
 
     def __init__(
-        self, image_image_weight: float = 1.0, text_text_weight: float = 0.5, label_smoothing: float = 0.0
+        self,
+        image_image_weight: float = 1.0,
+        text_text_weight: float = 0.5,
+        label_smoothing: float = 0.0,
+        gather: bool = True,
     ) -> None:
+        """Set the term weights; ``gather=False`` contrasts within the local batch only."""
         super().__init__()
         self.image_image_weight = image_image_weight
         self.text_text_weight = text_text_weight
         self.label_smoothing = label_smoothing
+        self.gather = gather
 
     def forward(
         self,
@@ -53,8 +59,12 @@ class MammoClipLoss(nn.Module):
         """
         image, view, text, text2 = (tensor.float() for tensor in (image, view, text, text2))
         logit_scale = logit_scale.float()
-        labels = _global_labels(image.shape[0], image.device)
-        all_image, all_view, all_text, all_text2 = (gather_with_grad(t) for t in (image, view, text, text2))
+        if self.gather:
+            labels = _global_labels(image.shape[0], image.device)
+            all_image, all_view, all_text, all_text2 = (gather_with_grad(t) for t in (image, view, text, text2))
+        else:
+            labels = torch.arange(image.shape[0], device=image.device)
+            all_image, all_view, all_text, all_text2 = image, view, text, text2
         smoothing = self.label_smoothing if self.training else 0.0
 
         image_to_text = 0.0

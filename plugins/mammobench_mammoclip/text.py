@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,32 +34,48 @@ SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
 def train_wordpiece_tokenizer(corpus: Iterable[str], vocab_size: int) -> Any:
-    """Learn a lower-cased WordPiece vocabulary from ``corpus`` and wrap it as a transformers tokenizer.
+    """Build a lower-cased WordPiece vocabulary from ``corpus`` and wrap it as a transformers tokenizer.
+
+    The vocabulary holds the special tokens, every character of the corpus (as a word start and
+    as a ``##`` continuation, so no word becomes ``[UNK]``) and then the most frequent whole
+    words, ties broken alphabetically, up to ``vocab_size`` entries. The same corpus always gives
+    the same vocabulary and token ids. The ``tokenizers`` WordPiece trainer is not used because
+    it breaks ties between equally frequent merges in hash-map order, so its vocabulary changed
+    from run to run (tokenizers 0.23), and a repeated or resumed run would not match.
 
     Args:
-        corpus: Texts to learn the vocabulary from.
-        vocab_size: Maximum vocabulary size, special tokens included.
+        corpus: Texts to build the vocabulary from.
+        vocab_size: Maximum vocabulary size, special tokens included; exceeded only when the
+            characters alone need more entries.
 
     Returns:
         A ``BertTokenizerFast`` that adds ``[CLS]`` and ``[SEP]`` around every text.
     """
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
     from transformers import BertTokenizerFast
 
-    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(
-        vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS), show_progress=False
-    )
-    tokenizer.train_from_iterator(corpus, trainer=trainer)
+    normalizer = normalizers.BertNormalizer(lowercase=True)
+    pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    counts: Counter[str] = Counter()
+    for text in corpus:
+        for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text)):
+            counts[word] += 1
 
-    cls_id = tokenizer.token_to_id("[CLS]")
-    sep_id = tokenizer.token_to_id("[SEP]")
+    alphabet = sorted({character for word in counts for character in word})
+    tokens = [*SPECIAL_TOKENS, *alphabet, *(f"##{character}" for character in alphabet)]
+    known = set(tokens)
+    by_frequency = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    words = [word for word, _ in by_frequency if word not in known]
+    tokens.extend(words[: max(vocab_size - len(tokens), 0)])
+
+    vocabulary = {token: index for index, token in enumerate(tokens)}
+    tokenizer = Tokenizer(models.WordPiece(vocab=vocabulary, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizer
+    tokenizer.pre_tokenizer = pre_tokenizer
     tokenizer.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]",
         pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
+        special_tokens=[("[CLS]", vocabulary["[CLS]"]), ("[SEP]", vocabulary["[SEP]"])],
     )
     tokenizer.decoder = decoders.WordPiece()
     return BertTokenizerFast(tokenizer_object=tokenizer)

@@ -290,21 +290,24 @@ class _Trainer:
     def validate(
         self, model: MammoClipModel, loader: DataLoader | None, contract: Any, loss_fn: MammoClipLoss
     ) -> float | None:
-        """Return the mean total loss over the validation pairs, or None without validation data."""
+        """Return the mean total loss over the validation pairs, or None without validation data.
+
+        Every process evaluates the whole validation set with in-batch negatives only, so all
+        ranks get the same value without any collective call that could leave one rank waiting.
+        """
         if loader is None:
             return None
+        local_loss = MammoClipLoss(loss_fn.image_image_weight, loss_fn.text_text_weight, gather=False).eval()
         model.eval()
-        loss_fn.eval()
         totals: list[float] = []
         with torch.no_grad(), self._autocast():
             for batch in loader:
                 if batch is None:
                     continue
                 outputs = model(*self._inputs(batch, contract))
-                totals.append(float(loss_fn(**outputs)["total"]))
-        loss_fn.train()
+                totals.append(float(local_loss(**outputs)["total"]))
         model.train()
-        return self.runtime.mean(sum(totals) / len(totals)) if totals else None
+        return sum(totals) / len(totals) if totals else None
 
     def _step(
         self,
@@ -393,19 +396,12 @@ class _Trainer:
         if len(dataset) < 2:
             logger.info("fewer than two validation breasts; no validation loss is computed")
             return None
-        sampler = None
-        if self.runtime.distributed:
-            from torch.utils.data.distributed import DistributedSampler
-
-            sampler = DistributedSampler(dataset, shuffle=False, drop_last=True)
         return DataLoader(
             dataset,
             batch_size=self.recipe.train.batch_size,
-            sampler=sampler,
             shuffle=False,
             num_workers=self.recipe.train.num_workers,
             collate_fn=collator,
-            drop_last=self.runtime.distributed,
         )
 
     def _report_validation(
