@@ -48,8 +48,8 @@ def single_thread():
     """Run this module's training on one thread.
 
     With several threads, CPU kernels may sum in a different order from run to run, and Adam
-    turns such rounding differences into visible weight differences; one thread makes an
-    interrupted-and-resumed run comparable bit for bit with an uninterrupted one.
+    turns such rounding differences into visible weight differences. On one thread an
+    interrupted-and-resumed run can be compared bit for bit with an uninterrupted one.
     """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -14,7 +14,7 @@ from mammobench.encoders.registry import build_encoder
 @pytest.fixture
 def fresh_home(tmp_path, monkeypatch, tiny_recipe):
     monkeypatch.setenv("MAMMOBENCH_HOME", str(tmp_path / "home"))
-    # The real demo recipe trains for minutes; the tiny recipe stands in for it.
+    # The real demo recipe trains for minutes, so the tiny recipe replaces it here.
     monkeypatch.setattr(recipe_module, "load_recipe", lambda name: tiny_recipe)
     return tmp_path / "home"
 
