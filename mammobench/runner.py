@@ -59,7 +59,7 @@ UNLOADED_SOURCE = "not-loaded"
 
 @dataclass
 class RunRequest:
-    """What to run: one encoder on one task with one protocol, over fractions and seeds."""
+    """A run: one encoder on one task with one protocol, over fractions and seeds."""
 
     model: str
     task: str
@@ -79,7 +79,7 @@ class RunRequest:
     sweep: dict[str, Any] | None = None
 
     def config(self) -> dict[str, Any]:
-        """The resolved configuration, JSON-compatible, as stored in the run header."""
+        """Return the resolved configuration, JSON-compatible, as stored in the run header."""
         values = asdict(self)
         values["settings"] = asdict(self.settings)
         return values

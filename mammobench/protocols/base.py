@@ -88,7 +88,7 @@ class ProtocolContext:
 
 @dataclass
 class CellResult:
-    """What one cell produced, before scoring.
+    """Output of one cell, before scoring.
 
     Attributes:
         predictions: Test-split predictions, one row per image (classification: ``image_id``,

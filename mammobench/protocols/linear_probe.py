@@ -1,7 +1,7 @@
 """Linear probe: logistic regression on frozen, cached embeddings.
 
 The encoder runs once per (encoder, dataset, profile) in eval mode without augmentation, so
-BatchNorm statistics never change and the features are truly frozen; the embeddings are cached
+BatchNorm statistics never change and the features are truly frozen. The embeddings are cached,
 and every label fraction and seed reads the same arrays. Per cell, a logistic regression with
 balanced class weights is fitted on the label subset for each regularisation strength of a
 fixed grid, the strength with the best validation score is kept, and that model predicts the

@@ -1,8 +1,8 @@
 """Task objects: how a dataset's manifest becomes a task's training and evaluation sets.
 
 A :class:`~mammobench.specs.TaskSpec` names a factory that builds one of the classes below.
-Tasks decide which images take part, which label is predicted, how the splits are made and
-how predictions are scored; protocols decide how a model is trained and produce predictions.
+Tasks decide which images take part, which label is predicted, how the splits are made and how
+predictions are scored. Protocols decide how a model is trained, and they produce predictions.
 
 Splits are always patient-level. A dataset's official ``train``/``test`` split is kept unless
 the task ships its own patient folds (``fold_salt``), and a validation split is carved out of
@@ -72,7 +72,7 @@ class Task:
         """Select the task's images and give every image a patient-level split.
 
         Returns:
-            A manifest whose ``split`` column holds ``train``, ``val`` and ``test``.
+            A manifest whose ``split`` column contains ``train``, ``val`` and ``test``.
 
         Raises:
             DataError: When a split ends up empty or a patient lands in two splits.
@@ -115,8 +115,8 @@ class ClassificationTask(Task):
     Attributes:
         label: Manifest label column, e.g. ``mass`` or ``density``.
         classes: Class names. For a binary label the first is the negative class and the
-            second the positive one, and the label column holds 0/1; otherwise the label column
-            holds the class names themselves (density ``A``-``D``).
+            second the positive one, and the label column contains 0/1. Otherwise the label column
+            contains the class names themselves (density ``A``-``D``).
         unit: ``image``, or ``breast``: an image's prediction is averaged over the images of
             its breast (patient and laterality) before scoring, as the Mammo-CLIP reference does
             for RSNA cancer.
@@ -213,12 +213,16 @@ class FactorTask(Task):
             supervised localization against the attribute's boxes.
         box_categories: For each attribute, the box categories that count as its ground truth
             (defaults to the attribute name itself).
+        sentences: For each attribute, sentences describing it as present that replace the
+            built-in sentence family of its text embedding
+            (:func:`mammobench.text.reports.finding_sentences`).
         metrics: Metric names; the first is the main metric.
     """
 
     attributes: tuple[str, ...] = ()
     localize: bool = False
     box_categories: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    sentences: Mapping[str, Sequence[str]] = field(default_factory=dict)
     metrics: tuple[str, ...] = ("auc",)
 
     def __post_init__(self) -> None:
