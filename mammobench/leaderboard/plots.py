@@ -83,8 +83,14 @@ def render_plots(board: Leaderboard) -> list[Plot]:
 
 
 def metric_label(metric: str) -> str:
-    """Return the display name of a metric, e.g. 'AUC' for 'auc'."""
-    return _METRIC_LABELS.get(metric, metric)
+    """Return the display name of a metric, e.g. 'AUC' for 'auc', 'AP@0.25' for 'ap@0.25'."""
+    if metric in _METRIC_LABELS:
+        return _METRIC_LABELS[metric]
+    if metric.startswith("ap@"):
+        return "AP@" + metric[len("ap@") :]
+    if metric.startswith("froc_mean"):
+        return "mean FROC sensitivity" + metric[len("froc_mean") :]
+    return metric
 
 
 def plot_metadata(data: bytes, kind: str) -> dict[str, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -225,7 +226,7 @@ def _template(
         weights={name: config.resolve(path) for name, path in config.weights.items()},
         trust_pickle=config.trust_pickle,
         sweep={"name": config.name, "config_sha256": sha256},
-        command_line=tuple(command_line or ()),
+        command_line=tuple(command_line if command_line is not None else sys.argv),
         environment=environment,
     )
 
