@@ -13,13 +13,13 @@ cell, in processed pixels:
    RetinaNet's ``4s``, ``4s * 2^(1/3)`` and ``4s * 2^(2/3)`` at stride ``s`` when fewer than
    three boxes fell on it.
 4. The three aspect ratios (height / width), shared by all levels, are the 10 %, 50 % and
-   90 % quantiles of the boxes' ratios, clipped to [1/4, 4]; RetinaNet's 0.5, 1 and 2 when
-   there are fewer than three boxes.
+   90 % quantiles of the boxes' ratios, clipped to [1/4, 4]. With fewer than three boxes they
+   are RetinaNet's 0.5, 1 and 2.
 
 :func:`anchor_coverage` reports the share of ground-truth boxes that some anchor overlaps with
 IoU >= 0.5, the foreground threshold of RetinaNet's matcher. A box below it is still matched to
-its best anchor (torchvision keeps low-quality matches), but it trains and scores worse; a
-coverage below :data:`LOW_COVERAGE` is logged as a warning.
+its best anchor, because torchvision keeps low-quality matches, but it trains and scores worse.
+A coverage below :data:`LOW_COVERAGE` is logged as a warning.
 """
 
 from __future__ import annotations

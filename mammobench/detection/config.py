@@ -1,11 +1,11 @@
 """Detector settings per resolution profile.
 
 ``paper`` follows the RetinaNet detector of the Mammo-CLIP reference code
-(``src/codebase/Detectors`` and the detection command in the README of batmanlab/Mammo-CLIP):
-an FPN with 256 channels and the four-layer RetinaNet subnets, pyramid levels from stride 8,
-focal loss with alpha 0.25 and gamma 2, Adam at a constant 5e-5 over every trained parameter,
-gradient norm clipped to 0.1, 120 epochs, non-maximum suppression at IoU 0.5 and at most 100
-detections per image. Unlike the reference, which discards detections scoring below 0.05
+(``src/codebase/Detectors`` and the detection command in the README of batmanlab/Mammo-CLIP).
+It has an FPN with 256 channels and the four-layer RetinaNet subnets, pyramid levels from
+stride 8 and focal loss with alpha 0.25 and gamma 2. It trains with Adam at a constant 5e-5
+over every trained parameter for 120 epochs, with the gradient norm clipped to 0.1, and keeps
+at most 100 detections per image after non-maximum suppression at IoU 0.5. Unlike the reference, which discards detections scoring below 0.05
 (0.2 in its README command), detections down to 0.001 are kept. ``tiny`` shrinks the head so
 that the CPU demo trains in seconds, adds stride-4 anchors because lesions of a 256 x 160
 image are only 5-40 pixels wide, and draws a fresh set of normal images for each epoch.
@@ -56,7 +56,7 @@ class DetectorConfig:
     weight_decay: float = 0.0
     grad_clip_norm: float = 0.1
     # AP and FROC can only rise when detections are added below the lowest kept score, so
-    # nearly every candidate is kept; detections_per_image bounds the output instead.
+    # nearly every candidate is kept. detections_per_image bounds the output instead.
     score_threshold: float = 0.001
     nms_threshold: float = 0.5
     detections_per_image: int = 100
@@ -90,7 +90,8 @@ PROFILE_CONFIGS: dict[str, DetectorConfig] = {
         fpn_channels=32,
         head_depth=2,
         min_stride=4,
-        epochs=12,
+        epochs=10,
+        negatives_per_positive=1.0,
         learning_rate=1e-3,
         backbone_lr_factor=0.1,
         weight_decay=1e-4,

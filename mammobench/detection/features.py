@@ -2,8 +2,8 @@
 
 With a frozen backbone the encoder's maps of every image are computed once
 (:func:`mammobench.encoders.embed.compute_feature_maps`) and every epoch of every cell reads them
-from the cache, as :class:`CachedMaps` does. Augmentation is then impossible, because the
-encoder never sees the flipped or jittered image, so cached training uses none. When the maps
+from the cache, as :class:`CachedMaps` does. Cached training uses no augmentation, because the
+encoder never ran on a flipped or jittered image. When the maps
 do not fit on disk, or the backbone is trained, :class:`ImageBatches` loads preprocessed images
 and the encoder runs in the training step. Training batches of images get a random vertical
 flip (which keeps the chest wall on its side) with the boxes flipped along, plus contrast and

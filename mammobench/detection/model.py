@@ -2,16 +2,19 @@
 
 The detector starts from feature maps rather than images, so the same module trains on maps
 read from the feature cache (frozen backbone) and on maps the encoder computes in the training
-step (trained backbone). :class:`PyramidNeck` builds a ``torchvision.ops.FeaturePyramidNetwork``
-over the encoder levels from the finest anchor stride upwards, adds P6 and P7 (torchvision's
-``LastLevelP6P7``, computed from the coarsest encoder map as in RetinaNet) when the anchors
-need strides beyond the encoder's, and returns the levels that carry anchors.
+step (trained backbone).
+
+:class:`PyramidNeck` builds a ``torchvision.ops.FeaturePyramidNetwork`` over the encoder levels
+from the finest anchor stride upwards and returns the levels that carry anchors. When the
+anchors need strides beyond the encoder's, it adds P6 and P7 with torchvision's
+``LastLevelP6P7``, computed from the coarsest encoder map as in RetinaNet.
+
 :class:`RetinaNetDetector` wraps a ``torchvision.models.detection.RetinaNet`` whose backbone is
-that neck and calls its head, its ``compute_loss`` (sigmoid focal loss with alpha 0.25 and
-gamma 2, smooth-L1-free L1 box regression, matcher at IoU 0.5/0.4 keeping low-quality matches)
-and its ``postprocess_detections`` (score threshold, top-k per level, class-wise NMS). Only
-torchvision's image transform is bypassed: images are already preprocessed and normalised by
-the encoder's input contract.
+that neck. It calls the RetinaNet head, ``compute_loss`` (sigmoid focal loss with alpha 0.25 and
+gamma 2, L1 box regression, a matcher at IoU 0.5 / 0.4 that keeps low-quality matches) and
+``postprocess_detections`` (score threshold, top-k per level, class-wise NMS). Only
+torchvision's image transform is bypassed, because images are already preprocessed and
+normalised by the encoder's input contract.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """Metric names of detection tasks, shared by task specs and the ``detection`` protocol.
 
-Names follow :mod:`mammobench.metrics.detection` and :mod:`mammobench.metrics.froc`:
-``ap@<iou>`` (mean over categories) and ``ap@<iou>/<category>`` for COCO AP at IoU 0.25, 0.5
-and the COCO range 0.5:0.95, ``sensitivity@<rate>fpi`` for FROC sensitivity at a number of
-false positives per image, and ``froc_mean`` for the mean over those rates. This module imports
-nothing heavy, so plugin registration code can call it.
+Names follow :mod:`mammobench.metrics.detection` and :mod:`mammobench.metrics.froc`.
+``ap@<iou>`` is COCO AP at IoU 0.25, 0.5 or the COCO range 0.5:0.95, averaged over categories,
+and ``ap@<iou>/<category>`` is the AP of one category. ``sensitivity@<rate>fpi`` is the FROC
+sensitivity at a number of false positives per image and ``froc_mean`` the mean over those
+rates, again with an optional ``/<category>``. This module imports nothing heavy, so plugin
+registration code can call it.
 """
 
 from __future__ import annotations

@@ -111,8 +111,8 @@ def _draw(
             draw.rectangle(_scaled(box, factor), outline=GROUND_TRUTH_COLOUR, width=2)
 
     if predicted is not None:
-        shown = predicted[predicted["score"] >= MIN_SCORE].nlargest(MAX_PREDICTIONS, "score")
-        for _, prediction in shown.iterrows():
+        confident = predicted[predicted["score"] >= MIN_SCORE].nlargest(MAX_PREDICTIONS, "score")
+        for _, prediction in confident.iterrows():
             colour = colours.get(str(prediction["category"]), PREDICTION_COLOURS[0])
             corners = _scaled(prediction[["xmin", "ymin", "xmax", "ymax"]].to_numpy(dtype=float), factor)
             draw.rectangle(corners, outline=colour, width=2)

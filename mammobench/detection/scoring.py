@@ -113,7 +113,7 @@ def score_with_intervals(
 ) -> list[ScoredMetric]:
     """Score every metric in ``names`` with a percentile bootstrap interval over patients.
 
-    Every metric sees the same resamples, because the weights depend only on the seed and the
+    Every metric uses the same resamples, because the weights depend only on the seed and the
     patients.
 
     Args:

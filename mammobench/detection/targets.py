@@ -2,7 +2,7 @@
 
 Manifest boxes are in original image pixels. :func:`build_targets` maps them through each
 image's preprocessing transform (crop, laterality flip, resize) into the pixels of the
-resolution profile, the frame the detector sees and is evaluated in. Because IoU of
+resolution profile, in which the detector is trained and evaluated. Because IoU of
 axis-aligned boxes does not change when each axis is scaled, AP and FROC computed there equal
 those in original pixels except where a box was clipped to the breast crop.
 
@@ -36,7 +36,7 @@ from mammobench.errors import ImageReadError
 
 logger = logging.getLogger(__name__)
 
-# Smallest box side in processed pixels; a lesion a fraction of a pixel wide after resizing
+# Smallest box side in processed pixels. A lesion a fraction of a pixel wide after resizing
 # still marks a location, so it is grown to this size instead of being dropped.
 MIN_BOX_SIZE = 1.0
 

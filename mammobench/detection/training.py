@@ -9,8 +9,8 @@ The optimiser is AdamW with a constant learning rate and the gradient norm clipp
 Mammo-CLIP reference (which uses Adam, i.e. no weight decay, at ``paper``). A trained encoder
 keeps its batch-normalisation statistics frozen, as torchvision's detection backbones do,
 because detection batches are too small to estimate them. On a GPU the encoder and the head
-run under autocast (bfloat16 where supported, else float16 with gradient scaling); losses and
-box decoding stay in float32.
+run under autocast, in bfloat16 where supported and else in float16 with gradient scaling.
+Losses and box decoding stay in float32.
 """
 
 from __future__ import annotations
@@ -41,8 +41,11 @@ PREDICTION_COLUMNS = ("image_id", "category", "score", "xmin", "ymin", "xmax", "
 
 
 class BatchSource(Protocol):
-    """Where batches come from: :class:`~mammobench.detection.features.CachedMaps` or
-    :class:`~mammobench.detection.features.ImageBatches`."""
+    """A source of training and prediction batches.
+
+    :class:`~mammobench.detection.features.CachedMaps` and
+    :class:`~mammobench.detection.features.ImageBatches` implement it.
+    """
 
     targets: TargetTable
 
@@ -273,7 +276,7 @@ def _improves(score: float, best: float) -> bool:
     """Return True when an epoch scoring ``score`` replaces the best one so far (``best``).
 
     A defined score beats an undefined best and wins ties, so the latest of equal epochs is
-    kept; while no score is defined, each epoch replaces the previous one.
+    kept. While no score is defined, each epoch replaces the previous one.
     """
     if math.isnan(score):
         return math.isnan(best)

@@ -3,15 +3,15 @@
 Shared work (:meth:`Detection.setup`, once per run):
 
 1. Images that are positive for a task category at image level but carry no box of it (a
-   finding without coordinates) are removed from every split: as training negatives they would
+   finding without coordinates) are removed from every split. As training negatives they would
    teach the detector to miss the finding, and in evaluation its detections would count as
    false positives. Images without any finding stay, so false positives on normal mammograms
    count.
 2. Every image is preprocessed through the image cache and its boxes are mapped into processed
    pixels (:mod:`mammobench.detection.targets`).
 3. With a frozen backbone (the default), the encoder's maps of every image are computed once and
-   cached on disk; every epoch of every cell reads them. When they would not fit on disk, the
-   encoder runs on the fly instead, still frozen.
+   cached on disk, and every epoch of every cell reads them. When they would not fit on disk,
+   the encoder runs on the fly instead, still frozen.
 
 Per cell (label fraction and seed): anchors are derived from the cell's training boxes and
 their coverage of the training and test boxes is stored (:mod:`mammobench.detection.anchors`);
