@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -13,13 +14,14 @@ from mammobench.sweep.config import SweepConfig, validate_sweep_config
 TEST_ENCODER = "timm:test_efficientnet"
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory):
-    """A MAMMOBENCH_HOME shared by one test module, so images are decoded only once."""
-    folder = tmp_path_factory.mktemp("sweep-home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MAMMOBENCH_HOME", str(folder))
-        yield folder
+@pytest.fixture(scope="session")
+def home() -> Path:
+    """The test session's MAMMOBENCH_HOME (see tests/conftest.py).
+
+    Sweep tests share its image and embedding caches with the runner tests, so the small
+    synthetic dataset is decoded and embedded once per session.
+    """
+    return Path(os.environ["MAMMOBENCH_HOME"])
 
 
 @pytest.fixture

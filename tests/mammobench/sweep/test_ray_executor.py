@@ -20,12 +20,12 @@ def ray_instance(home):
 
 
 def test_ray_matches_local(make_sweep, stored_records, tmp_path, home, ray_instance):
-    local = run_sweep(make_sweep(tmp_path / "local"))
-    on_ray = run_sweep(make_sweep(tmp_path / "ray", executor={"kind": "ray", "max_retries": 1}))
+    local = run_sweep(make_sweep(tmp_path / "local", fractions=[1.0]))
+    on_ray = run_sweep(make_sweep(tmp_path / "ray", fractions=[1.0], executor={"kind": "ray", "max_retries": 1}))
 
     assert local.success
     assert on_ray.success, [event.message for event in on_ray.failed] + on_ray.errors
-    assert on_ray.counts.done == 4
+    assert on_ray.counts.done == 2
     assert stored_records(tmp_path / "ray") == stored_records(tmp_path / "local")
 
 
@@ -35,13 +35,14 @@ def test_ray_retries_then_records_failures(make_sweep, tmp_path, home, ray_insta
         tmp_path / "results",
         encoders=["random/resnet18"],
         tasks=["vindr-mass"],
+        fractions=[1.0],
         weights={"random/resnet18": str(tmp_path / "weights.pt")},
         executor={"kind": "ray", "max_retries": 1},
     )
 
     result = run_sweep(config)
 
-    assert [event.status for event in result.finished.values()] == ["error", "error"]
+    assert [event.status for event in result.finished.values()] == ["error"]
     assert result.counts.running == 0
     assert not result.success
     assert any("takes no --weights" in error for error in result.errors)
