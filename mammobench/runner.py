@@ -20,6 +20,8 @@ before the cells run becomes error records instead of an exception.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 import time
@@ -41,9 +43,10 @@ from mammobench.progress import LoggingReporter, ProgressReporter
 from mammobench.protocols import get_protocol
 from mammobench.protocols.base import CellResult, Protocol, ProtocolContext, RunSettings
 from mammobench.results.provenance import collect_run_header, finish_run_header
-from mammobench.results.records import CellKey, RecordStatus, ResultRecord, RunHeader
+from mammobench.results.records import CellKey, RecordStatus, ResultRecord, RunHeader, canonical_json
 from mammobench.results.store import OverwritePolicy, ResultStore
 from mammobench.specs import EncoderSpec, TaskSpec
+from mammobench.synth.runner import MARKER_FILE
 from mammobench.tasks.base import ClassificationTask, Task, build_task
 from mammobench.tasks.evaluation import ScoredMetric, evaluate_classification
 
@@ -297,6 +300,8 @@ def _prepare(
     logger.info("task '%s': %s", task_spec.name, manifest.summary())
     summary.dataset = manifest.dataset
     summary.data_source = manifest.source or str(manifest.root)
+    if manifest.synthetic:
+        summary.data_source = synthetic_source(manifest.root)
     summary.synthetic = manifest.synthetic
 
     incompatible = check_compatible(encoder_spec, needed)
@@ -480,7 +485,7 @@ def _common(summary: RunSummary, spec: TaskSpec, protocol: str, fraction: float,
         "run_id": summary.run_id,
         "synthetic": summary.synthetic,
         "dataset": summary.dataset,
-        "data_source": "synthetic" if summary.synthetic else summary.data_source,
+        "data_source": summary.data_source,
     }
 
 
@@ -564,6 +569,23 @@ def _ok_records(
             )
         )
     return records
+
+
+def synthetic_source(root: Path | str) -> str:
+    """Describe a synthetic dataset by its generator, e.g. 'synthetic (generator v1, settings 73ff23f1e2db)'.
+
+    The settings part is a hash of the generator settings in the folder's ``SYNTHETIC.json``, so
+    two copies drawn with the same generator version and settings get the same description on
+    every machine, and results on differently drawn data are never taken for the same source.
+    """
+    try:
+        marker = json.loads((Path(root) / MARKER_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        logger.warning("cannot read the synthetic marker of '%s': %s", root, error)
+        return "synthetic"
+    settings = canonical_json(marker.get("config", {}))
+    digest = hashlib.sha256(settings.encode("utf-8")).hexdigest()[:12]
+    return f"synthetic (generator v{marker.get('generator_version', '?')}, settings {digest})"
 
 
 def _cell_details(summary: RunSummary) -> dict[str, Any]:
