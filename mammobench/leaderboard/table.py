@@ -122,7 +122,8 @@ class Leaderboard:
     Attributes:
         name: Short name, e.g. 'synthetic'.
         synthetic: True when the results come from synthetic data.
-        data_sources: The data sources of the results ('synthetic' or data roots).
+        data_sources: Dataset name to the data sources of its results: data roots, or the
+            generator version and settings of synthetic data.
         datasets: Datasets of the columns.
         columns: Columns, sorted by task, version and protocol.
         fractions: Per column key, its label fractions, ascending.
@@ -133,7 +134,7 @@ class Leaderboard:
 
     name: str
     synthetic: bool
-    data_sources: list[str]
+    data_sources: dict[str, list[str]]
     datasets: list[str]
     columns: list[Column]
     fractions: dict[tuple[str, str, str], list[float]]
@@ -211,7 +212,7 @@ def rank_values(values: Sequence[float], higher_is_better: bool) -> list[float]:
     return ranks
 
 
-def _data_sources(cells: Sequence[CellInput]) -> tuple[bool, list[str]]:
+def _data_sources(cells: Sequence[CellInput]) -> tuple[bool, dict[str, list[str]]]:
     loaded = [cell for cell in cells if cell.status is not RecordStatus.ERROR]
     kinds = {cell.synthetic for cell in loaded}
     if len(kinds) > 1:
@@ -220,8 +221,10 @@ def _data_sources(cells: Sequence[CellInput]) -> tuple[bool, list[str]]:
             "the results mix synthetic and real data (synthetic: "
             f"{', '.join(synthetic_tasks)}); build one leaderboard per data source"
         )
-    sources = sorted({cell.data_source for cell in loaded})
-    return (kinds == {True}), sources
+    sources: dict[str, set[str]] = defaultdict(set)
+    for cell in loaded:
+        sources[cell.dataset].add(cell.data_source)
+    return (kinds == {True}), {dataset: sorted(sources[dataset]) for dataset in sorted(sources)}
 
 
 def _column_key(cell: CellInput) -> tuple[str, str, str]:

@@ -67,10 +67,11 @@ def provenance_lines(board: Leaderboard) -> list[str]:
     """Sentences on the data source, the commits and the result files, without markup."""
     inputs = board.inputs
     lines = []
+    sources = "; ".join(f"{dataset}: {', '.join(found)}" for dataset, found in board.data_sources.items())
     if board.synthetic:
-        lines.append(f"Data source: synthetic data from mammobench's generator (datasets: {', '.join(board.datasets)}).")
+        lines.append(f"Data source: synthetic mammograms from mammobench's generator ({sources}).")
     else:
-        lines.append(f"Data source: {', '.join(board.data_sources)} (datasets: {', '.join(board.datasets)}).")
+        lines.append(f"Data source: {sources}.")
 
     commits: Counter = Counter()
     versions: Counter = Counter()
