@@ -105,7 +105,9 @@ def method_lines(board: Leaderboard) -> list[str]:
     )
     return [
         "Each entry is the task's main metric on the test split: mean ± sd over seeds, with n the "
-        "number of seeds whose value is defined. Seeds change the label subset and the training.",
+        "number of seeds whose value is defined. Seeds change the label subset and the training. "
+        "At 100% every seed trains on the same patients, so a deterministic protocol such as the "
+        "linear probe has sd 0 there.",
         f"Confidence intervals: {level * 100:g}% percentile bootstrap over test patients, computed per "
         "seed; the bounds shown are averaged over seeds.",
         "Ranking: in every (task, label fraction) that has results, the complete encoders are ranked "
