@@ -111,15 +111,15 @@ def expand(config: SweepConfig, host: PluginHost) -> list[SweepGroup]:
     labels (zero-shot) gets one cell at fraction 0 and seed 0.
 
     Raises:
-        UnknownNameError: An encoder, task or protocol is not registered.
-        ConfigError: A task is left without any protocol, or a dataset in ``data_roots`` is
-            not used by any task.
+        UnknownNameError: An encoder, task, protocol or dataset is not registered.
+        ConfigError: A task is left without any protocol, a dataset has both a data root and
+            synthetic settings, or a synthetic setting is invalid.
     """
     for encoder in config.encoders:
         host.encoder(encoder)
     task_specs = [host.task(name) for name in config.tasks]
-    _check_named_datasets(config, {spec.dataset for spec in task_specs})
-    _check_named_encoders(config)
+    _check_named_datasets(config, {spec.dataset for spec in task_specs}, host)
+    _check_named_encoders(config, host)
 
     groups: list[SweepGroup] = []
     for encoder in config.encoders:
@@ -263,14 +263,11 @@ def _task_protocols(
     return chosen
 
 
-def _check_named_datasets(config: SweepConfig, used: set[str]) -> None:
+def _check_named_datasets(config: SweepConfig, used: set[str], host: PluginHost) -> None:
     for table, named in (("data_roots", config.data_roots), ("synthetic", config.synthetic)):
-        unused = sorted(set(named) - used)
-        if unused:
-            raise ConfigError(
-                f"{table} names dataset(s) {', '.join(unused)}, which no task of the sweep reads "
-                f"(they read: {', '.join(sorted(used))}); fix the dataset name or remove the entry"
-            )
+        for dataset in sorted(set(named) - used):
+            host.dataset(dataset)  # a name no plugin registers is a typo: UnknownNameError
+            logger.info("%s names dataset '%s', which no task of this sweep reads; ignoring it", table, dataset)
     both = sorted(set(config.data_roots) & set(config.synthetic))
     if both:
         raise ConfigError(
@@ -280,10 +277,7 @@ def _check_named_datasets(config: SweepConfig, used: set[str]) -> None:
         synthetic_config(dataset, settings)  # raises ConfigError naming the invalid setting
 
 
-def _check_named_encoders(config: SweepConfig) -> None:
-    unused = sorted(set(config.weights) - set(config.encoders))
-    if unused:
-        raise ConfigError(
-            f"weights names encoder(s) {', '.join(unused)}, which the sweep does not run "
-            f"(it runs: {', '.join(config.encoders)}); fix the encoder name or remove the entry"
-        )
+def _check_named_encoders(config: SweepConfig, host: PluginHost) -> None:
+    for encoder in sorted(set(config.weights) - set(config.encoders)):
+        host.encoder(encoder)  # a name no plugin registers is a typo: UnknownNameError
+        logger.info("weights names encoder '%s', which this sweep does not run; ignoring it", encoder)

@@ -54,9 +54,22 @@ def test_unknown_encoder_rejected():
         expand(config(encoders=["no-such-encoder"]), get_host())
 
 
-def test_unused_data_root_rejected():
-    with pytest.raises(ConfigError, match="data_roots names dataset"):
-        expand(config(data_roots={"rsna": "/data/rsna"}), get_host())
+def test_unused_data_root_ignored():
+    unused = config(data_roots={"rsna": "/data/rsna"}, weights={"random/resnet18": "/w.pt"})
+
+    groups = expand(unused, get_host())
+
+    assert [group.task for group in groups] == ["vindr-mass"]
+
+
+def test_unknown_dataset_rejected():
+    with pytest.raises(UnknownNameError, match="unknown dataset 'vindr-mammo'"):
+        expand(config(data_roots={"vindr-mammo": "/data/vindr"}), get_host())
+
+
+def test_unknown_weights_encoder_rejected():
+    with pytest.raises(UnknownNameError, match="unknown encoder 'mamoclip'"):
+        expand(config(weights={"mamoclip": "/w.pt"}), get_host())
 
 
 def test_probe_groups_are_light():
@@ -136,11 +149,6 @@ def test_sequential_items_are_groups():
 def test_synthetic_settings_checked():
     with pytest.raises(ConfigError, match="patients"):
         expand(config(synthetic={"vindr": {"patients": 0}}), get_host())
-
-
-def test_synthetic_dataset_must_be_used():
-    with pytest.raises(ConfigError, match="synthetic names dataset"):
-        expand(config(synthetic={"rsna": {"patients": 10}}), get_host())
 
 
 def test_root_and_synthetic_exclusive():
