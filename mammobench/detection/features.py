@@ -106,7 +106,7 @@ class ImageBatches:
         self.profile = profile
         self.device = device
         self.num_workers = num_workers
-        self._loaders: dict[tuple[tuple[str, ...], int, bool], DataLoader] = {}
+        self._loaders: dict[tuple[tuple[str, ...], int], DataLoader] = {}
 
     def count(self, image_ids: Sequence[str], batch_size: int) -> int:
         """Return the number of batches :meth:`batches` yields."""
@@ -137,13 +137,24 @@ class ImageBatches:
             yield Batch(ids, targets, images=images.to(self.device, non_blocking=True))
 
     def _loader(self, image_ids: list[str], batch_size: int, shuffle: bool, seed: int) -> DataLoader:
-        # One loader per id list, so persistent workers serve every epoch of a cell.
-        key = (tuple(image_ids), batch_size, shuffle)
-        if key not in self._loaders:
-            selected = replace(self.manifest.select(image_ids), boxes=empty_boxes())
+        selected = replace(self.manifest.select(image_ids), boxes=empty_boxes())
+        if shuffle:
+            # Training images change from epoch to epoch (negatives are drawn afresh), so each
+            # epoch gets its own loader, whose workers end with it.
             dataset = ImageDataset(selected, self.profile)
-            self._loaders[key] = make_loader(dataset, batch_size, shuffle=shuffle, num_workers=self.num_workers, seed=seed)
+            return make_loader(dataset, batch_size, shuffle=True, num_workers=self.num_workers, seed=seed)
+
+        # Validation and test images are the same in every epoch, so their loaders and
+        # persistent workers are kept for the whole cell.
+        key = (tuple(image_ids), batch_size)
+        if key not in self._loaders:
+            dataset = ImageDataset(selected, self.profile)
+            self._loaders[key] = make_loader(dataset, batch_size, shuffle=False, num_workers=self.num_workers)
         return self._loaders[key]
+
+    def close(self) -> None:
+        """Release the kept loaders and their worker processes."""
+        self._loaders.clear()
 
 
 def augment_batch(

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import logging
 import math
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -53,6 +54,8 @@ class DetectionScores:
     image_ids: tuple[str, ...]
     ap: DetectionEvaluation
     froc: FROCEvaluation
+    categories: tuple[str, ...] = ()
+    _per_category: dict[tuple[str, str, bytes], np.ndarray] = field(default_factory=dict, repr=False)
 
     def value(self, name: str) -> MetricValue:
         """Return the metric called ``name`` (see :mod:`mammobench.detection.names`)."""
@@ -61,10 +64,34 @@ class DetectionScores:
         return self.froc.metrics()[name]
 
     def weighted(self, name: str, weights: np.ndarray) -> np.ndarray:
-        """Compute ``name`` for each row of image weights (one bootstrap resample per row)."""
-        if name.startswith("ap@"):
-            return self.ap.weighted(name, weights)
-        return self.froc.weighted(name, weights)
+        """Compute ``name`` for each row of image weights (one bootstrap resample per row).
+
+        A mean over categories averages the per-category values that are defined in a row, as
+        the evaluations themselves do. Per-category values are kept for the weights they were
+        computed on, because every metric of a cell sees the same resamples and a mean and its
+        categories would otherwise repeat the same work.
+        """
+        base, _, category = name.partition("/")
+        if category or not self.categories:
+            return self._category_values(base, category, weights)
+
+        per_category = np.stack([self._category_values(base, item, weights) for item in self.categories])
+        defined = np.isfinite(per_category)
+        counts = defined.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(counts > 0, np.where(defined, per_category, 0.0).sum(axis=0) / counts, np.nan)
+
+    def _category_values(self, base: str, category: str, weights: np.ndarray) -> np.ndarray:
+        name = f"{base}/{category}" if category else base
+        key = (base, category, hashlib.sha1(np.ascontiguousarray(weights).tobytes()).digest())
+        if key not in self._per_category:
+            evaluation = self.ap if base.startswith("ap@") else self.froc
+            self._per_category[key] = evaluation.weighted(name, weights)
+        return self._per_category[key]
+
+    def clear_cache(self) -> None:
+        """Forget the per-category values kept by :meth:`weighted`."""
+        self._per_category.clear()
 
 
 def evaluate_boxes(
@@ -99,7 +126,7 @@ def evaluate_boxes(
     froc = evaluate_froc(
         ground_truth, predictions, image_ids=image_ids, categories=categories, fp_rates=FROC_FP_RATES
     )
-    return DetectionScores(image_ids, ap, froc)
+    return DetectionScores(image_ids, ap, froc, tuple(categories))
 
 
 def score_with_intervals(
@@ -110,6 +137,7 @@ def score_with_intervals(
     n_bootstrap: int,
     seed: int,
     confidence: float = DEFAULT_CONFIDENCE,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[ScoredMetric]:
     """Score every metric in ``names`` with a percentile bootstrap interval over patients.
 
@@ -123,6 +151,7 @@ def score_with_intervals(
         n_bootstrap: Resamples.
         seed: Seed of the resampling.
         confidence: Coverage of the intervals.
+        progress: Called as ``progress(done, total)`` after each metric.
     """
     patients = np.asarray([str(patient) for patient in patient_ids])
     if len(patients) != len(scores.image_ids):
@@ -155,7 +184,10 @@ def score_with_intervals(
                 reason="the metric is undefined on the evaluated set",
             )
         scored.append(ScoredMetric(name, MetricEstimate(value, ci), len(scores.image_ids), n_patients))
+        if progress is not None:
+            progress(len(scored), len(names))
 
+    scores.clear_cache()
     if thin:
         logger.warning(
             "some bootstrap resamples draw no patient with a lesion of a category, so these "

@@ -13,12 +13,15 @@ Shared work (:meth:`Detection.setup`, once per run):
    cached on disk, and every epoch of every cell reads them. When they would not fit on disk,
    the encoder runs on the fly instead, still frozen.
 
-Per cell (label fraction and seed): anchors are derived from the cell's training boxes and
-their coverage of the training and test boxes is stored (:mod:`mammobench.detection.anchors`);
-the detector trains on the label subset with the epoch chosen by the validation main metric
-(:mod:`mammobench.detection.training`); the selected model predicts the test split once; AP at
-IoU 0.25, 0.5 and 0.5:0.95 and FROC sensitivity at 0.25-4 false positives per image are scored
-with patient-bootstrap intervals (:mod:`mammobench.detection.scoring`).
+Per cell (label fraction and seed):
+
+1. Anchors are derived from the cell's training boxes, and their coverage of the training and
+   test boxes is stored (:mod:`mammobench.detection.anchors`).
+2. The detector trains on the label subset, and the epoch with the best validation main metric
+   is kept (:mod:`mammobench.detection.training`).
+3. The selected model predicts the test split once. AP at IoU 0.25, 0.5 and 0.5:0.95 and FROC
+   sensitivity at 0.25-4 false positives per image are scored with patient-bootstrap
+   intervals (:mod:`mammobench.detection.scoring`).
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ FEATURE_DTYPE = "float16"
 
 
 class Detection(Protocol):
-    """RetinaNet with an FPN on the encoder's dense maps; epoch selected on validation."""
+    """RetinaNet with an FPN on the encoder's dense maps, with the epoch selected on validation."""
 
     name = "detection"
     capabilities = (Capability.DENSE,)
@@ -164,6 +167,8 @@ class Detection(Protocol):
         )
 
         predictions = predict(run, source, test_ids, settings.batch_size)
+        if isinstance(source, ImageBatches):
+            source.close()
         test_truth = targets.frame(test_ids)
         scores = evaluate_boxes(
             test_truth, predictions, image_ids=test_ids, categories=categories, max_detections=config.detections_per_image
@@ -171,8 +176,9 @@ class Detection(Protocol):
         names = _metric_names(task, main_metric)
         patients = _patients(context.manifest, test_ids)
         with context.reporter.step(f"Scoring {len(names)} metrics ({settings.n_bootstrap} bootstrap resamples)", len(names)) as handle:
-            metrics = score_with_intervals(scores, names, patients, n_bootstrap=settings.n_bootstrap, seed=subset.seed)
-            handle.update(len(names))
+            metrics = score_with_intervals(
+                scores, names, patients, n_bootstrap=settings.n_bootstrap, seed=subset.seed, progress=callback(handle)
+            )
 
         overlays = None
         if settings.save_overlays is not None:

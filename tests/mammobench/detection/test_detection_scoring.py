@@ -170,3 +170,19 @@ def test_metric_names_cover_categories():
     assert "sensitivity@0.25fpi" in names
     assert "froc_mean/mass" in names
     assert len(names) == 3 * 2 + 6 * 2
+
+
+def test_weighted_means_match_evaluations(truth):
+    predictions = pd.concat(
+        [scored(boxes([("c", "mass", 0, 0, 20, 20)]), [0.75]), scored(shifted(truth, 0.3), [0.9, 0.8, 0.7, 0.6])]
+    )
+    scores = evaluate_boxes(truth, predictions, image_ids=IMAGES, categories=CATEGORIES, max_detections=100)
+    weights = np.random.default_rng(0).integers(0, 3, size=(50, len(IMAGES))).astype(float)
+
+    for name, direct in (
+        ("ap@0.25", scores.ap.weighted("ap@0.25", weights)),
+        ("ap@0.5:0.95", scores.ap.weighted("ap@0.5:0.95", weights)),
+        ("froc_mean", scores.froc.weighted("froc_mean", weights)),
+        ("sensitivity@1fpi", scores.froc.weighted("sensitivity@1fpi", weights)),
+    ):
+        np.testing.assert_allclose(scores.weighted(name, weights), direct, err_msg=name)
