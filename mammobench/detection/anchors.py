@@ -190,7 +190,7 @@ def anchor_coverage(
         return None
     anchors = plan.generator().anchors_for_image(image_size)
     best = _best_iou(torch.from_numpy(boxes), anchors)
-    return float((best >= iou_threshold).float().mean())
+    return round(float((best >= iou_threshold).float().mean()), 4)
 
 
 def coverage_report(

@@ -131,7 +131,15 @@ class Detection(Protocol):
             categories,
             profile.size,
         )
-        logger.info("anchors: %s; coverage at IoU >= 0.5: %s", plan.as_dict(), coverage)
+        logger.info(
+            "anchors at strides %s with sizes %s and aspect ratios %s cover %s of the training and %s "
+            "of the test boxes at IoU >= 0.5",
+            list(plan.strides),
+            [list(sizes) for sizes in plan.sizes],
+            list(plan.aspect_ratios),
+            _share(coverage.get("train")),
+            _share(coverage.get("test")),
+        )
 
         detector = RetinaNetDetector(feature_info, plan, len(categories), config, profile.size).to(device)
         if cached:
@@ -299,6 +307,10 @@ def _feature_mode(cached: bool, frozen: bool) -> str:
     if frozen:
         return "frozen encoder, maps computed in every epoch"
     return "encoder trained with the detector"
+
+
+def _share(value: float | None) -> str:
+    return "none (no boxes)" if value is None else f"{100 * value:.0f}%"
 
 
 def _ids(images: pd.DataFrame) -> list[str]:
