@@ -164,7 +164,7 @@ def train(
     """
     optimizer = torch.optim.AdamW(_parameter_groups(run, config), weight_decay=config.weight_decay)
     parameters = [p for group in optimizer.param_groups for p in group["params"]]
-    first_epoch = epoch_images(train_ids, run_has_boxes(source), config.negatives_per_positive, 0)
+    first_epoch = epoch_images(train_ids, has_boxes_in(source), config.negatives_per_positive, 0)
     steps_per_epoch = max(1, source.count(first_epoch, batch_size))
     options: dict[str, Any] = {"shuffle": True}
 
@@ -178,7 +178,7 @@ def train(
                 options["augment"] = True
             losses: list[tuple[float, float]] = []
             skipped = 0
-            epoch_ids = epoch_images(train_ids, run_has_boxes(source), config.negatives_per_positive, options["seed"])
+            epoch_ids = epoch_images(train_ids, has_boxes_in(source), config.negatives_per_positive, options["seed"])
             for batch in source.batches(epoch_ids, batch_size, **options):
                 step_losses = _step(run, batch, optimizer, parameters, config.grad_clip_norm)
                 handle.advance()
@@ -193,9 +193,9 @@ def train(
             history.append(
                 {
                     "epoch": epoch,
-                    "loss": classification + regression,
-                    "classification_loss": classification,
-                    "regression_loss": regression,
+                    "loss": _finite_or_none(classification + regression),
+                    "classification_loss": _finite_or_none(classification),
+                    "regression_loss": _finite_or_none(regression),
                     "validation": None if math.isnan(score) else score,
                     "skipped_steps": skipped,
                 }
@@ -266,7 +266,7 @@ def epoch_images(
     return [image_id for image_id in image_ids if image_id in drawn or has_boxes(image_id)]
 
 
-def run_has_boxes(source: BatchSource) -> Callable[[str], bool]:
+def has_boxes_in(source: BatchSource) -> Callable[[str], bool]:
     """Return whether an image of ``source`` has a ground-truth box."""
     images = source.targets.images
     return lambda image_id: image_id in images and len(images[image_id].boxes) > 0
@@ -326,6 +326,10 @@ def _mixed_precision(device: torch.device) -> tuple[torch.dtype | None, Any]:
     if torch.cuda.is_bf16_supported():
         return torch.bfloat16, None
     return torch.float16, torch.amp.GradScaler("cuda")
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 def _cpu_copy(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -190,7 +191,7 @@ class Detection(Protocol):
 
         overlays = None
         if settings.save_overlays is not None:
-            overlays = settings.save_overlays / f"{task.name}-fraction{subset.fraction:g}-seed{subset.seed}"
+            overlays = Path(settings.save_overlays) / f"{task.name}-fraction{subset.fraction:g}-seed{subset.seed}"
             write_overlays(overlays, context.manifest, test_ids, test_truth, predictions, categories, profile)
 
         details = {
