@@ -18,6 +18,7 @@ import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from mammobench.data.fractions import LabelSubset
 from mammobench.encoders.embed import EmbeddingSet, compute_embeddings
@@ -66,6 +67,12 @@ class LinearProbe(Protocol):
             )
 
     def run_cell(self, context: ProtocolContext, subset: LabelSubset) -> CellResult:
+        # The fits work on a few hundred rows: multi-threaded BLAS only adds synchronisation, and
+        # when other processes hold the cores its spinning threads make each fit up to 50x slower.
+        with threadpool_limits(limits=1):
+            return self._run_cell(context, subset)
+
+    def _run_cell(self, context: ProtocolContext, subset: LabelSubset) -> CellResult:
         task = context.task
         if not isinstance(task, ClassificationTask):
             raise TypeError(f"the linear probe needs a classification task, got {type(task).__name__}")
