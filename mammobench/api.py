@@ -90,6 +90,7 @@ _EXPORTS: dict[str, str] = {
     "DetectionTask": "mammobench.tasks.base",
     "FactorTask": "mammobench.tasks.base",
     "detection_metric_names": "mammobench.detection.names",
+    "factor_metric_names": "mammobench.factor.names",
     "binary_prompts": "mammobench.tasks.prompts",
     "abnormal_prompts": "mammobench.tasks.prompts",
     "density_prompts": "mammobench.tasks.prompts",

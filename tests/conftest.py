@@ -73,3 +73,53 @@ def synthetic_rsna(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = SynthConfig.for_layout("rsna", patients=30, size=(320, 192), seed=5, cancer_prevalence=0.35)
     write_synthetic(root, config, workers=2)
     return root
+
+
+TINY_MAMMOCLIP_RECIPE = """
+name = "mammoclip-tiny-test"
+
+[model]
+image_architecture = "test_efficientnet"
+embed_dim = 32
+
+[model.text]
+max_length = 64
+vocab_size = 200
+hidden_size = 32
+num_layers = 1
+num_heads = 2
+intermediate_size = 64
+
+[data]
+profile = "tiny"
+
+[[data.sources]]
+dataset = "vindr"
+root = "{root}"
+reports = true
+synthesize = false
+
+[train]
+epochs = 2
+batch_size = 8
+learning_rate = 1e-3
+warmup_epochs = 0.5
+seed = 3
+device = "cpu"
+"""
+
+
+@pytest.fixture(scope="session")
+def tiny_mammoclip(synthetic_vindr: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Mammo-CLIP folder (image and text towers) pretrained for two epochs on ``synthetic_vindr``.
+
+    Pass it as ``weights`` of the ``mammoclip`` encoder when a test needs real ``dense`` and
+    ``text`` capabilities in seconds.
+    """
+    from mammobench_mammoclip.recipe import parse_recipe
+    from mammobench_mammoclip.train import pretrain
+
+    folder = tmp_path_factory.mktemp("tiny-mammoclip") / "model"
+    recipe = parse_recipe(TINY_MAMMOCLIP_RECIPE.format(root=synthetic_vindr), source="tiny test recipe")
+    pretrain(recipe, out_dir=folder)
+    return folder

@@ -15,6 +15,7 @@ PROTOCOLS: dict[str, str] = {
     "finetune": "mammobench.protocols.finetune:FineTune",
     "zero-shot": "mammobench.protocols.zero_shot:ZeroShot",
     "detection": "mammobench.protocols.detection:Detection",
+    "factor": "mammobench.protocols.factor:Factor",
 }
 
 
