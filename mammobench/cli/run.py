@@ -43,6 +43,7 @@ def run_command(
     freeze_backbone: bool = typer.Option(True, "--freeze-backbone/--train-backbone", help="Detection: keep the encoder frozen (default) or train it with the detector."),
     save_overlays: Path = typer.Option(None, "--save-overlays", help="Write PNGs of test images with ground-truth and predicted boxes to this folder."),
     prompts: Path = typer.Option(None, "--prompts", help="TOML file of zero-shot prompts: one list of strings per class name."),
+    heatmap_percentile: float = typer.Option(None, "--heatmap-percentile", min=0.0, max=99.999, help="FActOR localization: heatmap pixels above this percentile of the image's heatmap become boxes (default 95)."),
 ) -> None:
     """Run every cell of MODEL on TASK over label fractions and seeds, and print the results."""
     from mammobench.cli.progress import RichReporter
@@ -63,6 +64,7 @@ def run_command(
         freeze_backbone=freeze_backbone,
         prompts=_read_prompts(prompts) if prompts else None,
         save_overlays=save_overlays,
+        options={"heatmap_percentile": heatmap_percentile} if heatmap_percentile is not None else {},
     )
     request = RunRequest(
         model=model,
