@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from mammobench.api import Capability, DatasetSpec, TaskSpec, detection_metric_names, hookimpl, vocab
+from mammobench.api import (
+    Capability,
+    DatasetSpec,
+    TaskSpec,
+    detection_metric_names,
+    factor_metric_names,
+    hookimpl,
+    vocab,
+)
 
 _CLASSIFICATION_PROTOCOLS = ["linear-probe", "finetune", "zero-shot"]
 
@@ -63,5 +71,39 @@ def mammobench_register_tasks() -> list[TaskSpec]:
             protocols=["detection"],
             main_metric="ap@0.25",
             metrics=detection_metric_names((vocab.MASS, vocab.CALCIFICATION)),
+        ),
+        *_factor_specs(),
+    ]
+
+
+def _factor_specs() -> list[TaskSpec]:
+    """Mammo-FActOR tasks on mini-MIAS: attribute scores (AUC) and heatmap localization."""
+    attributes = (vocab.MASS, vocab.CALCIFICATION)
+    return [
+        TaskSpec(
+            name="mias-factor",
+            description="Mammo-FActOR attribute scores of masses (CIRC, SPIC, MISC) and "
+            "calcifications on real mini-MIAS mammograms (mean AUC over attributes).",
+            loader="mammobench_mias.factor:attributes",
+            version="1",
+            dataset="mias",
+            kind="factor",
+            capabilities=[Capability.DENSE, Capability.TEXT],
+            protocols=["factor"],
+            main_metric="auc",
+            metrics=factor_metric_names(attributes, localize=False),
+        ),
+        TaskSpec(
+            name="mias-factor-loc",
+            description="Mammo-FActOR heatmap boxes of masses and calcifications on real mini-MIAS "
+            "mammograms, no box supervision (mean IoU hit rate at 0.25, pointing game, AP).",
+            loader="mammobench_mias.factor:localization",
+            version="1",
+            dataset="mias",
+            kind="factor-localization",
+            capabilities=[Capability.DENSE, Capability.TEXT],
+            protocols=["factor"],
+            main_metric="hit_rate@0.25",
+            metrics=factor_metric_names(attributes, localize=True),
         ),
     ]

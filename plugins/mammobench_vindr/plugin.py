@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from mammobench.api import Capability, DatasetSpec, TaskSpec, detection_metric_names, hookimpl, vocab
+from mammobench.api import (
+    Capability,
+    DatasetSpec,
+    TaskSpec,
+    detection_metric_names,
+    factor_metric_names,
+    hookimpl,
+    vocab,
+)
 
 _CLASSIFICATION_PROTOCOLS = ["linear-probe", "finetune", "zero-shot"]
 
@@ -68,6 +76,7 @@ def mammobench_register_tasks() -> list[TaskSpec]:
             metrics=["accuracy", "macro_f1", "balanced_accuracy"],
         ),
         *_localization_specs(),
+        *_factor_specs(),
     ]
 
 
@@ -102,4 +111,57 @@ def _localization_specs() -> list[TaskSpec]:
             metrics=detection_metric_names(categories),
         )
         for name, factory, categories, description in tasks
+    ]
+
+
+def _factor_specs() -> list[TaskSpec]:
+    """Mammo-FActOR tasks: attribute scores (AUC) and heatmap localization of the same attributes."""
+    tasks = [
+        (
+            "vindr-factor",
+            "attributes",
+            "factor",
+            (vocab.MASS, vocab.CALCIFICATION),
+            "Mammo-FActOR attribute scores of masses and suspicious calcifications on VinDr-Mammo "
+            "(mean AUC over attributes).",
+        ),
+        (
+            "vindr-factor-loc",
+            "localization",
+            "factor-localization",
+            (vocab.MASS, vocab.CALCIFICATION),
+            "Mammo-FActOR heatmap boxes of masses and suspicious calcifications on VinDr-Mammo, "
+            "no box supervision (mean IoU hit rate at 0.25, pointing game, AP).",
+        ),
+        (
+            "vindr-factor-extended",
+            "extended_attributes",
+            "factor",
+            (vocab.MASS, vocab.CALCIFICATION, vocab.ARCHITECTURAL_DISTORTION, vocab.ASYMMETRY),
+            "Mammo-FActOR attribute scores of masses, calcifications, architectural distortion and "
+            "asymmetries on VinDr-Mammo (mean AUC over attributes).",
+        ),
+        (
+            "vindr-factor-extended-loc",
+            "extended_localization",
+            "factor-localization",
+            (vocab.MASS, vocab.CALCIFICATION, vocab.ARCHITECTURAL_DISTORTION, vocab.ASYMMETRY),
+            "Mammo-FActOR heatmap boxes of masses, calcifications, architectural distortion and "
+            "asymmetries on VinDr-Mammo (mean IoU hit rate at 0.25, pointing game, AP).",
+        ),
+    ]
+    return [
+        TaskSpec(
+            name=name,
+            description=description,
+            loader=f"mammobench_vindr.factor:{factory}",
+            version="1",
+            dataset="vindr",
+            kind=kind,
+            capabilities=[Capability.DENSE, Capability.TEXT],
+            protocols=["factor"],
+            main_metric=factor_metric_names(attributes, localize=kind == "factor-localization")[0],
+            metrics=factor_metric_names(attributes, localize=kind == "factor-localization"),
+        )
+        for name, factory, kind, attributes, description in tasks
     ]
