@@ -214,7 +214,9 @@ def build_view_geometry(
     skin_width = np.full(height, shape.skin_mm / pixel_spacing_mm)
     for start, end, factor in changes.skin_thickenings:
         low, high = min(start, end), max(start, end)
-        skin_width = np.where((transverse >= low) & (transverse <= high), skin_width * factor, skin_width)
+        # Smooth ramps at both ends, so the thickened skin has no visible step.
+        inside = _ramp((transverse - low) / 0.06) * _ramp((high - transverse) / 0.06)
+        skin_width = skin_width * (1.0 + (factor - 1.0) * inside)
 
     return ViewGeometry(
         view=view,
@@ -230,6 +232,10 @@ def build_view_geometry(
         thickness=thickness,
         skin_width=skin_width,
     )
+
+
+def _ramp(value: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-value))
 
 
 def _cc_outline(rows: np.ndarray, nipple_x: float, nipple_y: float, shape: BreastShape, height: int) -> np.ndarray:

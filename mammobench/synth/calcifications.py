@@ -13,14 +13,14 @@ import numpy as np
 from mammobench.synth.canvas import Box, Canvas, add_points, polyline_points
 
 # Peak brightness of a typical speck at contrast 1, in presentation units.
-SPECK_LEVEL = 0.45
+SPECK_LEVEL = 1.0
 
 # Speck count range, sigma range (pixels) and relative brightness range per morphology.
 _SPECKS = {
-    "amorphous": ((30, 60), (0.35, 0.55), (0.45, 0.7)),
-    "fine pleomorphic": ((25, 50), (0.35, 0.75), (0.6, 1.0)),
-    "fine linear branching": ((10, 20), (0.4, 0.5), (0.6, 0.9)),  # count is segments
-    "coarse heterogeneous": ((15, 30), (0.5, 0.95), (0.7, 1.1)),
+    "amorphous": ((35, 70), (0.35, 0.55), (0.45, 0.7)),
+    "fine pleomorphic": ((30, 60), (0.35, 0.75), (0.6, 1.0)),
+    "fine linear branching": ((14, 26), (0.4, 0.5), (0.6, 0.9)),  # count is segments
+    "coarse heterogeneous": ((18, 35), (0.5, 0.95), (0.7, 1.1)),
     "round": ((8, 22), (0.5, 0.8), (0.6, 0.9)),
 }
 

@@ -17,7 +17,7 @@ FAT_LEVEL = 0.30
 GLAND_LEVEL = 0.72
 
 # How much denser a mass is than fibroglandular tissue, in presentation units, at contrast 1.
-MASS_EXCESS = 0.08
+MASS_EXCESS = 0.25
 
 # Fraction of the compressed thickness that a mass occupies along the X-ray path.
 MASS_PATH_FRACTION = 0.7

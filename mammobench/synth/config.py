@@ -15,7 +15,7 @@ from mammobench.errors import ConfigError
 
 # Bump whenever a change to the generator changes its output for an unchanged config, so that
 # cached default datasets are regenerated.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 Encoding = Literal["uncompressed", "rle", "jpeg2000"]
 Layout = Literal["vindr", "rsna"]
@@ -46,10 +46,10 @@ class FindingRates(BaseModel):
     suspicious_lymph_node: float = Field(default=0.005, ge=0, le=1)
     benign_mass: float = Field(default=0.06, ge=0, le=1, description="Cyst-like circumscribed mass, no box.")
     benign_calcification: float = Field(
-        default=0.25, ge=0, le=1, description="Vascular, popcorn, rim or scattered round calcifications, no box."
+        default=0.20, ge=0, le=1, description="Vascular, popcorn, rim or scattered round calcifications, no box."
     )
     intramammary_lymph_node: float = Field(default=0.08, ge=0, le=1, description="Node with fatty hilum, no box.")
-    skin_marker: float = Field(default=0.08, ge=0, le=1, description="Metal skin marker (BB), no box.")
+    skin_marker: float = Field(default=0.04, ge=0, le=1, description="Metal skin marker (BB), no box.")
 
 
 class SynthConfig(BaseModel):

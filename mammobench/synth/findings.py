@@ -259,7 +259,7 @@ def _cancer_lesions(config: SynthConfig, rng: np.random.Generator) -> list[Lesio
         )
         highly = margin == "spiculated" or (shape == "irregular" and margin == "indistinct")
         birads = 5 if highly and rng.random() < 0.7 else 4
-        lesion = _lesion(MASS, rng, birads=birads, suspicious=True, size_mm=_mass_size(rng, 18.0), shape=shape, margin=margin)
+        lesion = _lesion(MASS, rng, birads=birads, suspicious=True, size_mm=_mass_size(rng, 22.0), shape=shape, margin=margin)
         if presentation == "mass_calcification":
             lesion = _replace(
                 lesion,
@@ -309,7 +309,7 @@ def _benign_annotated(kind: str, rng: np.random.Generator) -> Lesion:
         else:
             shape = _choose(rng, {"oval": 0.6, "round": 0.35, "irregular": 0.05})
             margin = _choose(rng, {"circumscribed": 0.6, "obscured": 0.3, "microlobulated": 0.1})
-        return _lesion(MASS, rng, birads=birads, suspicious=suspicious_looking, size_mm=_mass_size(rng, 14.0),
+        return _lesion(MASS, rng, birads=birads, suspicious=suspicious_looking, size_mm=_mass_size(rng, 19.0),
                        shape=shape, margin=margin)
     if kind == CALCIFICATION:
         if suspicious_looking:
@@ -417,9 +417,9 @@ def _nipple_retraction(rng: np.random.Generator) -> Lesion:
 
 
 def _mass_size(rng: np.random.Generator, median_mm: float) -> float:
-    # Log-normal sizes: at the default 240 mm field of view, a median of 14-18 mm gives boxes
-    # of about 8 % of the image width once margins and spicules are included.
-    return float(np.clip(rng.lognormal(np.log(median_mm), 0.45), 5.0, 60.0))
+    # Log-normal sizes. At the default 240 mm field of view, medians of 19-22 mm give a median
+    # box of about 8 % of the image width, spanning roughly 3-20 %.
+    return float(np.clip(rng.lognormal(np.log(median_mm), 0.5), 5.0, 70.0))
 
 
 def _breast_birads(lesions: list[Lesion]) -> int:

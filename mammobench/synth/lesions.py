@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from mammobench.synth.canvas import Box, Canvas, add_points, polyline_points
+from mammobench.synth.canvas import FAT_LEVEL, GLAND_LEVEL, MASS_EXCESS, Box, Canvas, add_points, polyline_points
 
 # Edge width of the mass boundary per margin, in pixels (fixed) or radii (relative).
 _FIXED_EDGE_PX = {"circumscribed": 0.6, "obscured": 1.0, "microlobulated": 0.8}
@@ -119,7 +119,11 @@ def draw_asymmetry(
     view_rng: np.random.Generator,
     strength: float = 1.0,
 ) -> Box | None:
-    """Draw extra fibroglandular-like density with concave, fat-interspersed borders."""
+    """Draw extra fibroglandular-like density with concave, fat-interspersed borders.
+
+    The added density fills fat more than existing glandular tissue, so the region looks like
+    more of the same tissue rather than a separate object.
+    """
     window = canvas.window(center[0], center[1], radius * 1.6)
     shape_noise = ndimage.gaussian_filter(view_rng.standard_normal(window.dy.shape), radius * 0.25)
     shape_noise /= shape_noise.std() + 1e-9
@@ -127,15 +131,19 @@ def draw_asymmetry(
     rotation = shape_rng.uniform(0.0, np.pi)
     angle = window.angle - rotation
     boundary = radius * (1.0 + elongation * np.cos(2.0 * angle))
-    field = 1.0 - window.radius / boundary + 0.25 * shape_noise
-    weight = 1.0 / (1.0 + np.exp(-field / 0.12))
+    field = 1.0 - window.radius / boundary + 0.3 * shape_noise
+    weight = 1.0 / (1.0 + np.exp(-field / 0.15))
 
-    fine = ndimage.gaussian_filter(view_rng.standard_normal(window.dy.shape), 1.5)
-    fine /= fine.std() + 1e-9
-    interspersed = np.clip(0.75 + 0.25 * fine, 0.3, 1.0)
-    amount = canvas.contrast * strength * 0.55 * canvas.tissue_contrast(*center)
-    canvas.image[window.rows, window.columns] += amount * weight * interspersed * canvas.geometry.mask[window.rows, window.columns]
-    canvas.gland[window.rows, window.columns] = np.maximum(canvas.gland[window.rows, window.columns], weight)
+    lobules = ndimage.gaussian_filter(view_rng.standard_normal(window.dy.shape), max(1.5, 0.08 * radius))
+    lobules /= lobules.std() + 1e-9
+    interspersed = np.clip(0.7 + 0.3 * lobules, 0.2, 1.0)
+    rows, columns = window.rows, window.columns
+    fat = 1.0 - canvas.gland[rows, columns]
+    thickness = canvas.geometry.thickness[rows, columns]
+    fill = (GLAND_LEVEL - FAT_LEVEL) * fat + MASS_EXCESS * (1.0 - fat)
+    amount = canvas.contrast * strength * 0.6
+    canvas.image[rows, columns] += amount * fill * weight * interspersed * thickness * canvas.geometry.mask[rows, columns]
+    canvas.gland[rows, columns] = np.maximum(canvas.gland[rows, columns], weight * interspersed)
     return window.box_of(weight, 0.5)
 
 
