@@ -113,13 +113,14 @@ device = "cpu"
 def tiny_mammoclip(synthetic_vindr: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A Mammo-CLIP folder (image and text towers) pretrained for two epochs on ``synthetic_vindr``.
 
-    Pass it as ``weights`` of the ``mammoclip`` encoder when a test needs real ``dense`` and
-    ``text`` capabilities in seconds.
+    It is written by ``mammobench pretrain``, as a user would write it. Pass it as ``weights``
+    of the ``mammoclip`` encoder (``--weights`` on the command line) when a test needs real
+    ``dense`` and ``text`` capabilities in seconds.
     """
-    from mammobench_mammoclip.recipe import parse_recipe
-    from mammobench_mammoclip.train import pretrain
+    from mammobench.cli.app import main
 
-    folder = tmp_path_factory.mktemp("tiny-mammoclip") / "model"
-    recipe = parse_recipe(TINY_MAMMOCLIP_RECIPE.format(root=synthetic_vindr), source="tiny test recipe")
-    pretrain(recipe, out_dir=folder)
-    return folder
+    folder = tmp_path_factory.mktemp("tiny-mammoclip")
+    recipe = folder / "recipe.toml"
+    recipe.write_text(TINY_MAMMOCLIP_RECIPE.format(root=synthetic_vindr.as_posix()), encoding="utf-8")
+    assert main(["pretrain", str(recipe), "--out", str(folder / "model")]) == 0
+    return folder / "model"

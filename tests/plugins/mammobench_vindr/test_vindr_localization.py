@@ -2,14 +2,14 @@
 
 The main job (``mammobench run --model mammoclip --task vindr-loc``) trains the demo Mammo-CLIP
 recipe and uses the default synthetic dataset, which takes minutes. Here the same command runs
-on tiny settings: a one-epoch Mammo-CLIP pretrained on the small synthetic VinDr copy of the test
-session (``--weights``), that copy as ``--data-root``, and one detector epoch.
+on tiny settings: the session's tiny Mammo-CLIP, pretrained by ``mammobench pretrain`` on the
+small synthetic VinDr copy of the test session (``--weights``), that copy as ``--data-root``,
+and one detector epoch.
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -17,59 +17,15 @@ from mammobench.cli.app import main
 from mammobench.plugin_host import get_host
 from mammobench.results.store import ResultStore
 
-RECIPE = """
-name = "mammoclip-loc-test"
-
-[model]
-image_architecture = "test_efficientnet"
-
-[model.text]
-max_length = 48
-vocab_size = 200
-hidden_size = 32
-num_layers = 1
-num_heads = 2
-intermediate_size = 64
-
-[data]
-profile = "tiny"
-
-[[data.sources]]
-dataset = "vindr"
-root = "{root}"
-reports = true
-synthesize = true
-
-[train]
-epochs = 1
-batch_size = 8
-learning_rate = 1e-3
-warmup_epochs = 0.5
-seed = 3
-device = "cpu"
-"""
-
-
 @pytest.fixture(scope="module")
-def mammoclip_weights(synthetic_vindr, tmp_path_factory) -> Path:
-    """A Mammo-CLIP folder written by 'mammobench pretrain' on the synthetic VinDr copy."""
-    folder = tmp_path_factory.mktemp("mammoclip-loc")
-    recipe = folder / "recipe.toml"
-    recipe.write_text(RECIPE.format(root=synthetic_vindr.as_posix()), encoding="utf-8")
-
-    assert main(["pretrain", str(recipe), "--out", str(folder / "model")]) == 0
-    return folder / "model"
-
-
-@pytest.fixture(scope="module")
-def main_job(mammoclip_weights, synthetic_vindr, tmp_path_factory):
+def main_job(tiny_mammoclip, synthetic_vindr, tmp_path_factory):
     """Arguments of the main job on tiny settings, and its results folder."""
     folder = tmp_path_factory.mktemp("main-job")
     arguments = [
         "run",
         "--model", "mammoclip",
         "--task", "vindr-loc",
-        "--weights", str(mammoclip_weights),
+        "--weights", str(tiny_mammoclip),
         "--data-root", str(synthetic_vindr),
         "--results", str(folder / "results"),
         "--epochs", "1",
