@@ -35,7 +35,6 @@ from mammobench import paths
 from mammobench.data.fractions import LabelSubset, sample_label_fraction
 from mammobench.data.manifest import Manifest
 from mammobench.data.roots import load_dataset
-from mammobench.encoders.base import Encoder
 from mammobench.encoders.registry import build_encoder, check_compatible, resolve_device
 from mammobench.errors import ConfigError, MammobenchError
 from mammobench.plugin_host import PluginHost, get_host

@@ -1,14 +1,12 @@
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import pytest
 
 from mammobench.plugin_host import PluginHost, module_info, set_host
 from mammobench.protocols.base import RunSettings
-from mammobench.results.records import RecordStatus, ResultRecord
+from mammobench.results.records import RecordStatus
 from mammobench.results.store import ResultStore
 from mammobench.runner import RunRequest, run_benchmark
 
