@@ -18,7 +18,7 @@ SVG_DATA_PREFIX = "data:image/svg+xml;base64,"
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
-       margin: 2rem auto; max-width: 72rem; padding: 0 1rem; color: #1f2328; line-height: 1.45; }
+       margin: 2rem auto; max-width: 96rem; padding: 0 1rem; color: #1f2328; line-height: 1.45; }
 h1 { font-size: 1.6rem; margin-bottom: 0.5rem; }
 h2 { font-size: 1.25rem; margin-top: 2.2rem; border-bottom: 1px solid #d0d7de; padding-bottom: 0.3rem; }
 .synthetic { background: #fff4e5; border: 1px solid #f0b35c; border-radius: 6px; padding: 0.7rem 1rem; }
@@ -26,7 +26,8 @@ h2 { font-size: 1.25rem; margin-top: 2.2rem; border-bottom: 1px solid #d0d7de; p
 .provenance { color: #57606a; font-size: 0.9rem; }
 table { border-collapse: collapse; margin: 0.8rem 0; font-size: 0.9rem; }
 th, td { border: 1px solid #d0d7de; padding: 0.35rem 0.6rem; text-align: right; white-space: nowrap; }
-th { background: #f6f8fa; }
+th { background: #f6f8fa; white-space: normal; vertical-align: bottom; }
+.scroll { overflow-x: auto; }
 td.name, th.name { text-align: left; }
 td.missing { color: #8c959f; text-align: center; }
 td.seen { background: #fff8c5; }
@@ -87,7 +88,7 @@ def render_html(board: Leaderboard, plots: list[Plot]) -> str:
 def _overview(board: Leaderboard) -> str:
     headings = ['<th class="name">Rank</th>', '<th class="name">Encoder</th>', '<th class="name">Pretraining data</th>', "<th>Mean rank</th>"]
     headings += [f"<th>{escape(text.column_heading(c, board.headline_fraction(c)))}</th>" for c in board.columns]
-    lines = ["<table>", "<thead><tr>" + "".join(headings) + "</tr></thead>", "<tbody>"]
+    lines = ['<div class="scroll"><table>', "<thead><tr>" + "".join(headings) + "</tr></thead>", "<tbody>"]
     for row in board.rows:
         css = "" if row.rank is not None else ' class="unranked"'
         cells = [
@@ -98,19 +99,19 @@ def _overview(board: Leaderboard) -> str:
         ]
         cells += [_entry_cell(row.entry(column, board.headline_fraction(column))) for column in board.columns]
         lines.append(f"<tr{css}>" + "".join(cells) + "</tr>")
-    lines += ["</tbody>", "</table>"]
+    lines += ["</tbody>", "</table></div>"]
     return "\n".join(lines)
 
 
 def _task_table(board: Leaderboard, column) -> str:
     fractions = board.fractions[column.key]
     headings = ['<th class="name">Encoder</th>'] + [f"<th>{escape(text.fraction(f))}</th>" for f in fractions]
-    lines = ["<table>", "<thead><tr>" + "".join(headings) + "</tr></thead>", "<tbody>"]
+    lines = ['<div class="scroll"><table>', "<thead><tr>" + "".join(headings) + "</tr></thead>", "<tbody>"]
     for row in board.rows:
         cells = [f'<td class="name">{escape(row.label)}</td>']
         cells += [_entry_cell(row.entry(column, fraction)) for fraction in fractions]
         lines.append("<tr>" + "".join(cells) + "</tr>")
-    lines += ["</tbody>", "</table>"]
+    lines += ["</tbody>", "</table></div>"]
     return "\n".join(lines)
 
 
