@@ -148,7 +148,7 @@ def test_cli_prepare_fills_cache(toy_host, tmp_path: Path, capsys: pytest.Captur
 def test_cli_prepare_all_failed_exits_one(toy_host, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     root = make_folder(tmp_path / "data", good=0, broken=2)
 
-    status = main(["data", "prepare", "--dataset", "toy-pngs", "--root", str(root), "--workers", "0"])
+    status = main(["data", "prepare", "--dataset", "toy-pngs", "--data-root", str(root), "--workers", "0"])
 
     assert status == 1
     assert "every one of the 2 images of 'toy-pngs' failed" in capsys.readouterr().err
