@@ -248,6 +248,7 @@ def run_benchmark(
         if store.should_run(key.cell_id, request.overwrite):
             pending.append((fraction, seed))
         else:
+            _check_same_data(store, key, summary)
             reused = _reused_summary(store, key, task_spec.main_metric)
             summary.cells.append(reused)
             hooks.finished(reused)
@@ -603,6 +604,30 @@ def _cell_details(summary: RunSummary) -> dict[str, Any]:
             "higher_is_better": task.higher_is_better,
         },
     }
+
+
+def _check_same_data(store: ResultStore, key: CellKey, summary: RunSummary) -> None:
+    """Raise ConfigError when a stored cell was computed on other data than this run reads.
+
+    The cell identity leaves the data out, so without this check a results folder filled on
+    synthetic data would be reused for a later run on a real dataset, and its table would show the
+    synthetic numbers as real ones. Two synthetic sources differ by generator settings.
+    NOTE: two real copies of one dataset at different roots are not told apart, because the
+    same folder can be given as a relative or an absolute path.
+    """
+    stored = store.read_cell(key.cell_id)
+    if stored is None or not stored.records:
+        return
+    record = stored.records[0]
+    same_kind = record.synthetic == summary.synthetic
+    if same_kind and (not summary.synthetic or record.data_source == summary.data_source):
+        return
+    raise ConfigError(
+        f"results folder '{store.root}' already has cell fraction {key.fraction:g}, seed {key.seed} "
+        f"of '{key.encoder}' on '{key.task}' computed on {record.data_source}, but this run reads "
+        f"{summary.data_source}; use another results folder (--results) or replace the stored "
+        "cells with --overwrite always"
+    )
 
 
 def _reused_summary(store: ResultStore, key: CellKey, main_metric: str) -> CellSummary:

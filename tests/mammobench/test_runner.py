@@ -178,3 +178,19 @@ def test_mias_tasks_run_on_real_images(host, realdata_dir, tmp_path):
 
         assert [c.status for c in summary.cells] == ["ok"], (task, summary.cells[0].message)
         assert summary.synthetic is False
+
+
+def test_reuse_rejects_other_data(host, synthetic_vindr, tmp_path):
+    import shutil
+
+    from mammobench.errors import ConfigError
+    from mammobench.synth.runner import MARKER_FILE
+
+    unmarked = tmp_path / "unmarked-vindr"
+    shutil.copytree(synthetic_vindr, unmarked)
+    (unmarked / MARKER_FILE).unlink()
+    results = tmp_path / "results"
+    run_benchmark(request("vindr-mass", synthetic_vindr, results, fractions=(1.0,), seeds=(0,)))
+
+    with pytest.raises(ConfigError, match="already has cell fraction 1, seed 0"):
+        run_benchmark(request("vindr-mass", unmarked, results, fractions=(1.0,), seeds=(0,)))
