@@ -34,6 +34,7 @@ from typing import Any
 from mammobench import paths
 from mammobench.data.fractions import LabelSubset, sample_label_fraction
 from mammobench.data.manifest import Manifest
+from mammobench.data.profiles import get_profile
 from mammobench.data.roots import load_dataset
 from mammobench.encoders.registry import build_encoder, check_compatible, resolve_device
 from mammobench.errors import ConfigError, MammobenchError
@@ -57,6 +58,9 @@ UNBUILT_REVISION = "not-built"
 
 # Data source recorded for error cells of a run whose dataset failed to load.
 UNLOADED_SOURCE = "not-loaded"
+
+# Maximum seed that NumPy and scikit-learn accept as a random state.
+MAX_SEED = 2**32 - 1
 
 
 @dataclass
@@ -196,6 +200,7 @@ def run_benchmark(
     encoder_spec, _ = host.encoder(request.model)
     cells = _cell_grid(request, protocol)
     settings = request.settings
+    _check_settings(settings)
     settings.device = resolve_device(settings.device)
 
     results_dir = Path(request.results) if request.results else paths.results_dir()
@@ -449,6 +454,7 @@ def _cell_grid(request: RunRequest, protocol: Protocol) -> list[tuple[float, int
     else:
         grid = [(float(fraction), int(seed)) for fraction in request.fractions for seed in request.seeds]
     _check_fractions(request.fractions if request.cells is None else [fraction for fraction, _ in grid])
+    _check_seeds([seed for _, seed in grid])
     if not protocol.uses_labels:
         return [(0.0, 0)]
     return grid
@@ -460,6 +466,20 @@ def _check_fractions(fractions: Sequence[float]) -> None:
     for fraction in fractions:
         if not 0.0 < fraction <= 1.0:
             raise ConfigError(f"label fraction {fraction} is invalid; use values in (0, 1]")
+
+
+def _check_seeds(seeds: Sequence[int]) -> None:
+    for seed in seeds:
+        if not 0 <= seed <= MAX_SEED:
+            raise ConfigError(f"seed {seed} is invalid; use integers from 0 to {MAX_SEED}")
+
+
+def _check_settings(settings: RunSettings) -> None:
+    """Check the settings before any work, so a typo fails even when every cell is reused."""
+    get_profile(settings.profile)
+    rate = settings.learning_rate
+    if rate is not None and not (math.isfinite(rate) and rate > 0):
+        raise ConfigError(f"learning rate {rate} is invalid; use a positive number such as 1e-4")
 
 
 # -------------------------------------------------------------------------------------------------
@@ -612,7 +632,7 @@ def _check_same_data(store: ResultStore, key: CellKey, summary: RunSummary) -> N
     The cell identity leaves the data out, so without this check a results folder filled on
     synthetic data would be reused for a later run on a real dataset, and its table would show the
     synthetic numbers as real ones. Two synthetic sources differ by generator settings.
-    NOTE: two real copies of one dataset at different roots are not told apart, because the
+    NOTE: two real copies of one dataset at different roots are not distinguished, because the
     same folder can be given as a relative or an absolute path.
     """
     stored = store.read_cell(key.cell_id)

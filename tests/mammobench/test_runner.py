@@ -194,3 +194,21 @@ def test_reuse_rejects_other_data(host, synthetic_vindr, tmp_path):
 
     with pytest.raises(ConfigError, match="already has cell fraction 1, seed 0"):
         run_benchmark(request("vindr-mass", unmarked, results, fractions=(1.0,), seeds=(0,)))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"seeds": (-1,)}, "seed -1 is invalid"),
+        ({"seeds": (2**32,)}, "seed 4294967296 is invalid"),
+        ({"settings": settings(profile="tinny")}, "unknown resolution profile 'tinny'"),
+        ({"settings": settings(learning_rate=float("nan"))}, "learning rate nan is invalid"),
+        ({"settings": settings(learning_rate=-1.0)}, "learning rate -1.0 is invalid"),
+    ],
+)
+def test_invalid_settings_fail_early(host, synthetic_vindr, tmp_path, overrides, message):
+    from mammobench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        run_benchmark(request("vindr-mass", synthetic_vindr, tmp_path, **overrides))
+    assert not (tmp_path / "cells").exists()
