@@ -44,6 +44,9 @@ MIN_BOOTSTRAP = 1000
 # Protocol entry that stands for each task's default protocol.
 DEFAULT_PROTOCOL = "default"
 
+# Maximum seed that NumPy and scikit-learn accept as a random state.
+MAX_SEED = 2**32 - 1
+
 ExecutorKind = Literal["local", "ray"]
 
 
@@ -162,6 +165,9 @@ class SweepConfig(BaseModel):
     @field_validator("seeds")
     @classmethod
     def _check_seeds(cls, value: list[int]) -> list[int]:
+        for seed in value:
+            if not 0 <= seed <= MAX_SEED:
+                raise ValueError(f"seed {seed} is invalid; use integers from 0 to {MAX_SEED}")
         return sorted(set(value))
 
     @property

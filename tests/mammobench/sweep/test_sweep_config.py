@@ -64,6 +64,13 @@ def test_invalid_fraction_named(tmp_path):
         load_sweep_config(path)
 
 
+def test_negative_seed_named(tmp_path):
+    path = write(tmp_path, BASIC.replace("[1, 0]", "[0, -1]"))
+
+    with pytest.raises(ConfigError, match="seed -1 is invalid"):
+        load_sweep_config(path)
+
+
 def test_too_few_bootstrap_rejected(tmp_path):
     with pytest.raises(ConfigError, match="bootstrap"):
         load_sweep_config(write(tmp_path), {"settings": {"bootstrap": 100}})
