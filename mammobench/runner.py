@@ -452,7 +452,9 @@ def _cell_grid(request: RunRequest, protocol: Protocol) -> list[tuple[float, int
         if not grid:
             raise ConfigError("the run request lists no cells; give at least one (fraction, seed) pair")
     else:
-        grid = [(float(fraction), int(seed)) for fraction in request.fractions for seed in request.seeds]
+        # A fraction or seed listed twice would run the same cell twice and count it twice.
+        pairs = ((float(fraction), int(seed)) for fraction in request.fractions for seed in request.seeds)
+        grid = list(dict.fromkeys(pairs))
     _check_fractions(request.fractions if request.cells is None else [fraction for fraction, _ in grid])
     _check_seeds([seed for _, seed in grid])
     if not protocol.uses_labels:

@@ -64,6 +64,12 @@ def test_linear_probe_cells_are_recorded(host, synthetic_vindr, tmp_path):
     assert sorted(r.cell_id for r in stored) == sorted(r.cell_id for r in summary.records)
 
 
+def test_repeated_fraction_and_seed_run_once(host, synthetic_vindr, tmp_path):
+    summary = run_benchmark(request("vindr-mass", synthetic_vindr, tmp_path, fractions=(1.0, 1.0), seeds=(0, 0)))
+
+    assert [(c.fraction, c.seed) for c in summary.cells] == [(1.0, 0)]
+
+
 def test_smaller_fraction_trains_on_fewer_patients(host, synthetic_vindr, tmp_path):
     summary = run_benchmark(request("vindr-mass", synthetic_vindr, tmp_path, seeds=(0,)))
 
