@@ -125,7 +125,13 @@ class ResultStore:
         self.runs_dir = self.root / "runs"
         if create:
             for folder in (self.cells_dir, self.predictions_dir, self.runs_dir):
-                folder.mkdir(parents=True, exist_ok=True)
+                try:
+                    folder.mkdir(parents=True, exist_ok=True)
+                except OSError as error:
+                    raise ResultStoreError(
+                        f"results folder '{self.root}' cannot be used: creating '{folder}' failed "
+                        f"({error.strerror or error}); choose a writable folder that is not a file"
+                    ) from None
             self.remove_stale_temp_files(temp_max_age_s)
 
     # ---------------------------------------------------------------------------------------------

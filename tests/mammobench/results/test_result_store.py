@@ -396,3 +396,11 @@ def test_sigkill_mid_write_then_resume(tmp_path):
     table = load_records(root)
     assert len(table) == 60
     assert sorted(table["seed"]) == list(range(60))
+
+
+def test_results_path_that_is_file_rejected(tmp_path):
+    path = tmp_path / "results"
+    path.write_text("not a folder", encoding="utf-8")
+
+    with pytest.raises(ResultStoreError, match="results folder .* cannot be used"):
+        ResultStore(path)
