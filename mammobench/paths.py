@@ -13,19 +13,21 @@ from pathlib import Path
 
 import platformdirs
 
+from mammobench.errors import ConfigError
+
 
 def home() -> Path:
     """Return the mammobench home folder, creating it when missing."""
     configured = os.environ.get("MAMMOBENCH_HOME")
     path = Path(configured).expanduser() if configured else Path(platformdirs.user_cache_dir("mammobench"))
-    path.mkdir(parents=True, exist_ok=True)
+    _make_folder(path)
     return path
 
 
 def subdir(*parts: str) -> Path:
     """Return a folder below the home folder, creating it when missing."""
     path = home().joinpath(*parts)
-    path.mkdir(parents=True, exist_ok=True)
+    _make_folder(path)
     return path
 
 
@@ -52,3 +54,13 @@ def models_dir() -> Path:
 def results_dir() -> Path:
     """Default folder for result records when ``--results`` is not given."""
     return subdir("results")
+
+
+def _make_folder(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(
+            f"folder '{path}' for mammobench's caches and results cannot be created "
+            f"({error.strerror or error}); set MAMMOBENCH_HOME to a writable folder"
+        ) from None
