@@ -161,6 +161,8 @@ def _overwrite_policy(text: str, policy_type):
 
 
 def _read_prompts(path: Path) -> dict[str, list[str]]:
+    if path.is_dir():
+        raise ConfigError(f"prompts file '{path}' is a folder; pass the TOML file inside it")
     if not path.is_file():
         raise ConfigError(f"prompts file '{path}' does not exist")
     try:
