@@ -81,7 +81,7 @@ def load(root: Path | str) -> Manifest:
     root = Path(root).expanduser()
     if not root.is_dir():
         raise DataError(
-            f"mini-MIAS data root '{root}' not found; set MAMMOBENCH_MIAS_ROOT or pass --root"
+            f"mini-MIAS data root '{root}' not found; set MAMMOBENCH_MIAS_ROOT or pass --data-root"
         )
 
     info_path = root / INFO_FILE

@@ -99,7 +99,7 @@ def load(root: Path | str, layout: str | None = None) -> Manifest:
     root = Path(root).expanduser()
     if not root.is_dir():
         raise DataError(
-            f"RSNA data root '{root}' not found; set MAMMOBENCH_RSNA_ROOT or pass --root"
+            f"RSNA data root '{root}' not found; set MAMMOBENCH_RSNA_ROOT or pass --data-root"
         )
 
     chosen = layout or detect_layout(root)

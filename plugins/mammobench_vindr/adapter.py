@@ -32,7 +32,7 @@ def load(root: Path | str, layout: str | None = None) -> Manifest:
     root = Path(root).expanduser()
     if not root.is_dir():
         raise DataError(
-            f"VinDr-Mammo data root '{root}' not found; set MAMMOBENCH_VINDR_ROOT or pass --root"
+            f"VinDr-Mammo data root '{root}' not found; set MAMMOBENCH_VINDR_ROOT or pass --data-root"
         )
 
     chosen = layout or detect_layout(root)
@@ -57,5 +57,5 @@ def detect_layout(root: Path) -> str:
         f"no VinDr-Mammo layout found at '{root}': expected '{dicom_layout.BREAST_LEVEL_CSV}', "
         f"'{dicom_layout.FINDING_CSV}' and '{dicom_layout.IMAGES_DIR}/' (PhysioNet release) or "
         f"'{png_layout.FOLDS_CSV}' and 'images_png/' (Mammo-CLIP PNG release); point "
-        "MAMMOBENCH_VINDR_ROOT or --root at the folder that contains them"
+        "MAMMOBENCH_VINDR_ROOT or --data-root at the folder that contains them"
     )
