@@ -121,7 +121,8 @@ def list_command(
     else:
         columns = ("name", "layouts", "synthesizer", "homepage", "plugin")
     for column in columns:
-        table.add_column(column.replace("_", " "), overflow="fold")
+        # Names are what users type, so they are never broken across lines.
+        table.add_column(column.replace("_", " "), overflow="fold", no_wrap=column == "name")
     for row in rows:
         table.add_row(*(_cell(row.get(column)) for column in columns))
     console.print(table)
