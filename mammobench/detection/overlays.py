@@ -3,7 +3,7 @@
 Each image is drawn as the detector saw it (cropped, laterality-flipped, resized), enlarged by
 a whole factor so that small profiles stay readable. Ground-truth boxes are green; the
 :data:`TOP_PREDICTIONS` highest-scoring predictions are drawn in a colour per category with
-their score. A legend line sits at the top.
+their score. A legend line is at the top.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from mammobench.errors import ImageReadError
 
 logger = logging.getLogger(__name__)
 
-# Each image shows its best few predictions whatever their score: detector scores are
+# Each image shows its best few predictions at any score: detector scores are
 # calibrated per dataset, so a fixed threshold hid every box of a weak model.
 TOP_PREDICTIONS = 3
 # Images are enlarged until their longer side reaches at least this many pixels.

@@ -68,7 +68,7 @@ class LinearProbe(Protocol):
 
     def run_cell(self, context: ProtocolContext, subset: LabelSubset) -> CellResult:
         # The fits work on a few hundred rows: multi-threaded BLAS only adds synchronisation, and
-        # when other processes hold the cores its spinning threads make each fit up to 50x slower.
+        # when other processes occupy the cores its spinning threads make each fit up to 50x slower.
         with threadpool_limits(limits=1):
             return self._run_cell(context, subset)
 
