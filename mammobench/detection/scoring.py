@@ -16,7 +16,6 @@ import contextlib
 import functools
 import hashlib
 import logging
-import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -24,7 +23,13 @@ import numpy as np
 import pandas as pd
 
 from mammobench.detection.names import AP_IOU_KEYS, FROC_FP_RATES
-from mammobench.metrics.bootstrap import DEFAULT_CONFIDENCE, BootstrapCI, MetricEstimate, cluster_bootstrap
+from mammobench.metrics.bootstrap import (
+    DEFAULT_CONFIDENCE,
+    UNDEFINED_METRIC,
+    MetricEstimate,
+    cluster_bootstrap,
+    undefined_ci,
+)
 from mammobench.metrics.detection import DetectionEvaluation, evaluate_detection
 from mammobench.metrics.froc import FROCEvaluation, evaluate_froc
 from mammobench.metrics.value import MetricValue
@@ -174,15 +179,7 @@ def score_with_intervals(
             if ci.n_used < (1.0 - _SKIPPED_SHARE_WARNING) * n_bootstrap:
                 thin.append(f"{name} ({ci.n_used})")
         else:
-            ci = BootstrapCI(
-                low=math.nan,
-                high=math.nan,
-                confidence=confidence,
-                n_resamples=n_bootstrap,
-                n_used=0,
-                method=BOOTSTRAP_METHOD,
-                reason="the metric is undefined on the evaluated set",
-            )
+            ci = undefined_ci(UNDEFINED_METRIC, confidence, n_bootstrap, BOOTSTRAP_METHOD)
         scored.append(ScoredMetric(name, MetricEstimate(value, ci), len(scores.image_ids), n_patients))
         if progress is not None:
             progress(len(scored), len(names))

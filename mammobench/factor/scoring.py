@@ -22,7 +22,6 @@ one attribute's value is.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -32,9 +31,10 @@ import pandas as pd
 from mammobench.factor.names import AP_IOU_KEYS, HIT_IOUS, LOCALIZATION_BASES, POINTING
 from mammobench.metrics.bootstrap import (
     DEFAULT_CONFIDENCE,
-    BootstrapCI,
+    UNDEFINED_METRIC,
     MetricEstimate,
     cluster_bootstrap,
+    undefined_ci,
 )
 from mammobench.metrics.classification import auc
 from mammobench.metrics.detection import DetectionEvaluation, evaluate_detection
@@ -261,13 +261,5 @@ def _scored(
     if value.defined and patients.size:
         ci = cluster_bootstrap(statistic, patients, n_resamples=n_bootstrap, seed=seed)
     else:
-        ci = BootstrapCI(
-            low=math.nan,
-            high=math.nan,
-            confidence=DEFAULT_CONFIDENCE,
-            n_resamples=n_bootstrap,
-            n_used=0,
-            method=BOOTSTRAP_METHOD,
-            reason="the metric is undefined on the evaluated set",
-        )
+        ci = undefined_ci(UNDEFINED_METRIC, DEFAULT_CONFIDENCE, n_bootstrap, BOOTSTRAP_METHOD)
     return ScoredMetric(name, MetricEstimate(value, ci), n_eval, n_patients)

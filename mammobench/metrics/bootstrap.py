@@ -54,6 +54,10 @@ _WEIGHTED_FORMS: dict[Callable[..., MetricValue], Callable[..., np.ndarray]] = {
 }
 
 
+# Reason given for the interval of a metric that is undefined on the evaluated set.
+UNDEFINED_METRIC = "the metric is undefined on the evaluated set"
+
+
 @dataclass(frozen=True)
 class BootstrapCI:
     """A bootstrap confidence interval.
@@ -143,7 +147,7 @@ def cluster_bootstrap(
     codes, n_groups = _group_codes(groups, n_samples)
     method = f"percentile bootstrap over {unit}s"
     if n_groups == 0:
-        return _undefined_ci("no samples to resample", confidence, n_resamples, method)
+        return undefined_ci("no samples to resample", confidence, n_resamples, method)
 
     rng = np.random.default_rng(seed)
     chunks = [
@@ -159,7 +163,7 @@ def cluster_bootstrap(
     used = values[np.isfinite(values)]
     skipped = n_resamples - used.size
     if used.size == 0:
-        return _undefined_ci(
+        return undefined_ci(
             "the metric is undefined in every resample", confidence, n_resamples, method
         )
     if skipped > _SKIPPED_SHARE_WARNING * n_resamples:
@@ -220,8 +224,8 @@ def bootstrap_metric(
     value = _as_metric_value(metric(truth, predictions))
     method = f"percentile bootstrap over {unit}s"
     if not value.defined:
-        ci = _undefined_ci(
-            "the metric is undefined on the evaluated set", confidence, n_resamples, method
+        ci = undefined_ci(
+            UNDEFINED_METRIC, confidence, n_resamples, method
         )
         return MetricEstimate(value, ci)
 
@@ -284,8 +288,8 @@ def paired_bootstrap_metric(
     if not (value_a.defined and value_b.defined):
         reason = value_a.reason if not value_a.defined else value_b.reason
         difference = MetricValue.undefined(f"the metric is undefined for a model: {reason}")
-        ci = _undefined_ci(
-            "the metric is undefined on the evaluated set", confidence, n_resamples, method
+        ci = undefined_ci(
+            UNDEFINED_METRIC, confidence, n_resamples, method
         )
         return PairedEstimate(difference, ci, None)
 
@@ -352,7 +356,7 @@ def bootstrap_mean(
     method = f"percentile bootstrap over {unit}s"
     if not value.defined:
         return MetricEstimate(
-            value, _undefined_ci("no samples to resample", confidence, n_resamples, method)
+            value, undefined_ci("no samples to resample", confidence, n_resamples, method)
         )
     ci = cluster_bootstrap(
         weighted_mean,
@@ -430,7 +434,8 @@ def _group_codes(groups: ArrayLike | None, n_samples: int | None) -> tuple[np.nd
     return codes, len(uniques)
 
 
-def _undefined_ci(reason: str, confidence: float, n_resamples: int, method: str) -> BootstrapCI:
+def undefined_ci(reason: str, confidence: float, n_resamples: int, method: str) -> BootstrapCI:
+    """Return the interval of a metric that has no value: NaN bounds, no used resamples and ``reason``."""
     return BootstrapCI(
         low=float("nan"),
         high=float("nan"),
