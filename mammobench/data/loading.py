@@ -243,6 +243,23 @@ def make_loader(
     )
 
 
+def load_cached_image(
+    cache: ImageCache, manifest: Manifest, row: Any
+) -> tuple[np.ndarray, BoxTransform]:
+    """Return the processed image of one manifest row and its transform, through ``cache``.
+
+    Args:
+        cache: Image cache of the run's resolution profile and canonical side.
+        manifest: The manifest ``row`` comes from; its root resolves the row's path.
+        row: A row of ``manifest.images`` (``path`` and ``laterality`` are read).
+
+    Raises:
+        ImageReadError: The source file cannot be read.
+    """
+    path = manifest.absolute_path(str(row["path"]))
+    return cache.load(path, _laterality_or_none(row["laterality"]))
+
+
 def _laterality_or_none(value: object) -> str | None:
     if isinstance(value, str) and value.strip().upper() in ("L", "R"):
         return value.strip().upper()

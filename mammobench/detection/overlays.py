@@ -18,6 +18,7 @@ import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
 from mammobench.data.image_cache import ImageCache
+from mammobench.data.loading import load_cached_image
 from mammobench.data.manifest import Manifest
 from mammobench.data.profiles import ResolutionProfile
 from mammobench.errors import ImageReadError
@@ -74,9 +75,8 @@ def write_overlays(
     written = []
     for image_id in image_ids:
         row = rows.loc[image_id]
-        laterality = row["laterality"] if row["laterality"] in ("L", "R") else None
         try:
-            pixels, _ = cache.load(manifest.absolute_path(str(row["path"])), laterality)
+            pixels, _ = load_cached_image(cache, manifest, row)
         except ImageReadError as error:
             logger.warning("overlay of image '%s' skipped: %s", image_id, error)
             continue

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from mammobench.data.image_cache import ImageCache
+from mammobench.data.loading import load_cached_image
 from mammobench.data.manifest import Manifest
 from mammobench.data.transforms import BoxTransform, nondegenerate
 from mammobench.errors import ImageReadError
@@ -71,9 +72,8 @@ def processed_boxes(
     rows = []
     for image_id in image_ids:
         row = images.loc[image_id]
-        laterality = row["laterality"] if row["laterality"] in ("L", "R") else None
         try:
-            _, transform = cache.load(manifest.absolute_path(str(row["path"])), laterality)
+            _, transform = load_cached_image(cache, manifest, row)
         except ImageReadError as error:
             result.failed[image_id] = str(error)
             logger.warning("image '%s' skipped: %s", image_id, error)

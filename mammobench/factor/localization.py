@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 
 from mammobench.data.image_cache import ImageCache
+from mammobench.data.loading import load_cached_image
 from mammobench.data.profiles import get_profile
 from mammobench.factor.config import FactorConfig
 from mammobench.factor.features import CANONICAL_SIDE, ChannelFeatures
@@ -195,8 +196,7 @@ class Localizer:
     ) -> None:
         images = self.context.manifest.images
         row = images[images["image_id"].astype(str) == image_id].iloc[0]
-        laterality = row["laterality"] if row["laterality"] in ("L", "R") else None
-        pixels, _ = self.cache.load(self.context.manifest.absolute_path(str(row["path"])), laterality)
+        pixels, _ = load_cached_image(self.cache, self.context.manifest, row)
         title = (
             f"{attribute} | image {image_id} | score {float(similarities.max()) / self.config.temperature:.2f} "
             f"| boxes: heatmap above its {self.config.heatmap_percentile:g}th percentile"
