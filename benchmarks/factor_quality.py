@@ -126,14 +126,14 @@ def main(argv: list[str] | None = None) -> int:
     default = arguments.percentiles[0]
     ours = np.mean([m[name][0] for label, p, _, m, _ in rows if label == "mammoclip" and p == default])
     random = np.mean([m[name][0] for label, p, _, m, _ in rows if label == "random image tower" and p == default])
-    holds = ours > random and ours > centre[name][0]
+    bar_met = ours > random and ours > centre[name][0]
     print()
     print(
         f"mean {name} at percentile {default:g} over seeds {arguments.seeds}: mammoclip {ours:.3f}, "
         f"random image tower {random:.3f}, centre box {centre[name][0]:.3f} -> bar "
-        f"{'HOLDS' if holds else 'DOES NOT HOLD'}"
+        f"{'HOLDS' if bar_met else 'DOES NOT HOLD'}"
     )
-    return 0 if holds else 1
+    return 0 if bar_met else 1
 
 
 def _parse_arguments(argv: list[str] | None) -> argparse.Namespace:

@@ -44,7 +44,7 @@ def add_data_command(name: str, function: Callable[..., Any]) -> None:
 
 def prepare_command(
     dataset: str = typer.Option(..., "--dataset", help="Registered dataset name, e.g. 'vindr'."),
-    root: Path = typer.Option(..., "--data-root", "--root", help="Folder that holds the dataset in its layout (as --data-root of run)."),
+    root: Path = typer.Option(..., "--data-root", "--root", help="Folder that contains the dataset in its layout (the same folder as --data-root of run)."),
     profile: str = typer.Option(
         DEFAULT_PROFILE,
         "--profile",

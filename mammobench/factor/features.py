@@ -6,7 +6,7 @@ over its ``h x w`` positions. That size depends on the resolution profile and th
 stride, so it is read from the cached array, never assumed.
 
 Descriptors are standardised with one mean and one standard deviation measured on the training
-split, so the MLP sees inputs of unit scale whatever the encoder's activation range. A single
+split, so the MLP receives inputs of unit scale whatever the encoder's activation range. A single
 scalar pair keeps the differences between channels, which carry which channel responds where.
 """
 

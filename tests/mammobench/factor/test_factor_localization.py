@@ -2,7 +2,7 @@
 
 In positive images one channel responds to the attribute: it is raised slightly everywhere and
 contains a bright cell at one of a few positions, whose pixels are the ground-truth box. Training
-sees image labels only, so finding the cell again through the head's channel weights, the
+uses image labels only, so finding the cell again through the head's channel weights, the
 heatmap and its boxes checks the whole chain and its frames.
 
 The raised level gives the head a signal at every position. Without it, the score's maximum over
