@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mammobench.errors import ConfigError
+from mammobench.protocols.base import setting_overrides
 
 
 @dataclass(frozen=True)
@@ -120,15 +121,7 @@ def detector_config(
         ConfigError: An override has an invalid value.
     """
     config = PROFILE_CONFIGS.get(profile, PROFILE_CONFIGS["paper"])
-    overrides: dict[str, Any] = {}
-    fields = {field.name: field.type for field in dataclasses.fields(DetectorConfig)}
-    for name, value in (options or {}).items():
-        if name in fields:
-            overrides[name] = value
-    if epochs is not None:
-        overrides["epochs"] = epochs
-    if learning_rate is not None:
-        overrides["learning_rate"] = learning_rate
+    overrides = setting_overrides(DetectorConfig, options, epochs, learning_rate)
     try:
         return dataclasses.replace(config, **overrides)
     except (TypeError, ValueError) as error:

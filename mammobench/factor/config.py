@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from mammobench.errors import ConfigError
+from mammobench.protocols.base import setting_overrides
 
 HeatmapWeighting = Literal["softmax", "max"]
 
@@ -103,15 +104,7 @@ def factor_config(
     Raises:
         ConfigError: An override has an invalid value or type.
     """
-    fields = {field.name for field in dataclasses.fields(FactorConfig)}
-    overrides: dict[str, Any] = {}
-    for name, value in (options or {}).items():
-        if name in fields:
-            overrides[name] = value
-    if epochs is not None:
-        overrides["epochs"] = epochs
-    if learning_rate is not None:
-        overrides["learning_rate"] = learning_rate
+    overrides = setting_overrides(FactorConfig, options, epochs, learning_rate)
     _check_types(overrides)
     return FactorConfig(**overrides)
 

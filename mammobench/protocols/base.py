@@ -9,7 +9,9 @@ them, so every protocol of a task is scored the same way.
 from __future__ import annotations
 
 import logging
+import dataclasses
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -129,3 +131,24 @@ class Protocol(ABC):
     def run_cell(self, context: ProtocolContext, subset: LabelSubset) -> CellResult:
         """Train on ``subset`` (a label fraction of the train split), select on ``val``, and
         return predictions on ``test``."""
+
+
+def setting_overrides(
+    settings_type: type,
+    options: Mapping[str, Any] | None,
+    epochs: int | None,
+    learning_rate: float | None,
+) -> dict[str, Any]:
+    """Return a run's overrides of a protocol's settings dataclass, by field name.
+
+    Keys of ``options`` (``RunSettings.options``) that name a field of ``settings_type`` are
+    kept and other keys are ignored, because they belong to other protocols. ``--epochs`` and
+    ``--lr`` of the run, when given, replace the matching options.
+    """
+    fields = {field.name for field in dataclasses.fields(settings_type)}
+    overrides = {name: value for name, value in (options or {}).items() if name in fields}
+    if epochs is not None:
+        overrides["epochs"] = epochs
+    if learning_rate is not None:
+        overrides["learning_rate"] = learning_rate
+    return overrides
