@@ -79,31 +79,34 @@ def mammobench_register_tasks() -> list[TaskSpec]:
 def _factor_specs() -> list[TaskSpec]:
     """Mammo-FActOR tasks on mini-MIAS: attribute scores (AUC) and heatmap localization."""
     attributes = (vocab.MASS, vocab.CALCIFICATION)
+    tasks = [
+        (
+            "mias-factor",
+            "attributes",
+            "factor",
+            "Mammo-FActOR attribute scores of masses (CIRC, SPIC, MISC) and calcifications on real "
+            "mini-MIAS mammograms (mean AUC over attributes).",
+        ),
+        (
+            "mias-factor-loc",
+            "localization",
+            "factor-localization",
+            "Mammo-FActOR heatmap boxes of masses and calcifications on real mini-MIAS mammograms, "
+            "no box supervision (mean IoU hit rate at 0.25, pointing game, AP).",
+        ),
+    ]
     return [
         TaskSpec(
-            name="mias-factor",
-            description="Mammo-FActOR attribute scores of masses (CIRC, SPIC, MISC) and "
-            "calcifications on real mini-MIAS mammograms (mean AUC over attributes).",
-            loader="mammobench_mias.factor:attributes",
+            name=name,
+            description=description,
+            loader=f"mammobench_mias.factor:{factory}",
             version="1",
             dataset="mias",
-            kind="factor",
+            kind=kind,
             capabilities=[Capability.DENSE, Capability.TEXT],
             protocols=["factor"],
-            main_metric="auc",
-            metrics=factor_metric_names(attributes, localize=False),
-        ),
-        TaskSpec(
-            name="mias-factor-loc",
-            description="Mammo-FActOR heatmap boxes of masses and calcifications on real mini-MIAS "
-            "mammograms, no box supervision (mean IoU hit rate at 0.25, pointing game, AP).",
-            loader="mammobench_mias.factor:localization",
-            version="1",
-            dataset="mias",
-            kind="factor-localization",
-            capabilities=[Capability.DENSE, Capability.TEXT],
-            protocols=["factor"],
-            main_metric="hit_rate@0.25",
-            metrics=factor_metric_names(attributes, localize=True),
-        ),
+            main_metric=factor_metric_names(attributes, localize=kind == "factor-localization")[0],
+            metrics=factor_metric_names(attributes, localize=kind == "factor-localization"),
+        )
+        for name, factory, kind, description in tasks
     ]
