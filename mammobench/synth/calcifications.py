@@ -1,7 +1,7 @@
 """Drawing of calcifications: suspicious clusters and typically benign forms.
 
 Calcium attenuates far more than soft tissue, so calcifications are drawn as small bright
-specks added on top of whatever tissue they lie in. Specks are one to two pixels wide at the
+specks added on top of whatever tissue they lie in. Specks are one to three pixels wide at the
 default size. Clusters carry enough of them to still brighten their area after the image is
 downscaled for a small model.
 """
@@ -17,11 +17,11 @@ SPECK_LEVEL = 1.0
 
 # Speck count range, sigma range (pixels) and relative brightness range per morphology.
 _SPECKS = {
-    "amorphous": ((35, 70), (0.35, 0.55), (0.45, 0.7)),
-    "fine pleomorphic": ((30, 60), (0.35, 0.75), (0.6, 1.0)),
-    "fine linear branching": ((14, 26), (0.4, 0.5), (0.6, 0.9)),  # count is segments
-    "coarse heterogeneous": ((18, 35), (0.5, 0.95), (0.7, 1.1)),
-    "round": ((8, 22), (0.5, 0.8), (0.6, 0.9)),
+    "amorphous": ((35, 70), (0.55, 0.9), (0.45, 0.7)),
+    "fine pleomorphic": ((30, 60), (0.55, 1.2), (0.6, 1.0)),
+    "fine linear branching": ((14, 26), (0.65, 0.8), (0.6, 0.9)),  # count is segments
+    "coarse heterogeneous": ((18, 35), (0.8, 1.5), (0.7, 1.1)),
+    "round": ((8, 22), (0.8, 1.3), (0.6, 0.9)),
 }
 
 
@@ -155,7 +155,7 @@ def _segments(
         all_x.append(points_x)
     points_y = np.concatenate(all_y)
     points_x = np.concatenate(all_x)
-    sigmas = np.full(points_y.size, 0.5)
+    sigmas = np.full(points_y.size, 0.8)
     brightness = rng.uniform(0.35, 0.55, size=points_y.size)
     return points_y, points_x, sigmas, brightness
 

@@ -15,7 +15,7 @@ from mammobench.errors import ConfigError
 
 # Bump whenever a change to the generator changes its output for an unchanged config, so that
 # cached default datasets are regenerated.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 Encoding = Literal["uncompressed", "rle", "jpeg2000"]
 Layout = Literal["vindr", "rsna"]

@@ -67,6 +67,7 @@ def to_stored(
     photometric: str,
     vendor: Vendor,
     rng: np.random.Generator,
+    window_sample: np.ndarray | None = None,
 ) -> StoredImage:
     """Map presentation values to stored integers and compute the display window.
 
@@ -77,14 +78,24 @@ def to_stored(
         photometric: ``MONOCHROME1`` or ``MONOCHROME2``.
         vendor: Tone curve and header conventions.
         rng: Random source for the vendor's range choices.
+        window_sample: Presentation values the window is computed from; the pixels of
+            ``image`` inside ``breast`` when omitted. The generator passes the breast before
+            lesions are drawn: bright specks in the top percentile would otherwise widen the
+            window and darken the whole image, a global cue that gives the label away.
     """
     max_value = 2**bits_stored - 1
     offset = rng.uniform(0.0, 0.04) * max_value
     gain = rng.uniform(0.45, 0.75) * max_value
-    toned = np.sign(image) * np.abs(image) ** vendor.gamma
-    values = np.clip(np.round(offset + gain * toned), 0, max_value)
 
-    tissue = values[breast] if breast.any() else values.ravel()
+    def store(presentation: np.ndarray) -> np.ndarray:
+        toned = np.sign(presentation) * np.abs(presentation) ** vendor.gamma
+        return np.clip(np.round(offset + gain * toned), 0, max_value)
+
+    values = store(image)
+    if window_sample is not None and window_sample.size:
+        tissue = store(window_sample)
+    else:
+        tissue = values[breast] if breast.any() else values.ravel()
     low, high = np.percentile(tissue, [0.5, 99.8])
     center = (low + high) / 2.0
     width = max((high - low) * 1.15, 16.0)

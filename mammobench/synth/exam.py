@@ -80,6 +80,17 @@ class ImageRecord:
     boxes: list[BoxRecord] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class RenderedView:
+    """One view's presentation pixels with what was drawn into it."""
+
+    pixels: np.ndarray  # presentation values, in the stored orientation
+    boxes: list[BoxRecord]
+    mask: np.ndarray  # breast mask, same orientation as ``pixels``
+    window_sample: np.ndarray  # breast pixels before lesions were drawn, for the display window
+    labelled: bool  # a view label was burned in
+
+
 @dataclass
 class BreastRecord:
     """Labels and report of one breast."""
@@ -140,8 +151,10 @@ def generate_patient(config: SynthConfig, plan: PatientPlan, root: Path) -> Pati
     for number, slot in enumerate(plan.images, start=1):
         view_rng = patient_rng(config, plan.index, _VIEW_STREAM + number)
         breast = breast_plans[slot.laterality]
-        pixels, boxes, breast_mask, labelled = _render_view(config, breast, shapes[slot.laterality], slot, view_rng)
-        stored = detector.to_stored(pixels, breast_mask, bits_stored, photometric, vendor, view_rng)
+        view = _render_view(config, breast, shapes[slot.laterality], slot, view_rng)
+        stored = detector.to_stored(
+            view.pixels, view.mask, bits_stored, photometric, vendor, view_rng, window_sample=view.window_sample
+        )
         header = DicomHeader(
             patient_id=plan.patient_id,
             patient_age=age,
@@ -155,7 +168,7 @@ def generate_patient(config: SynthConfig, plan: PatientPlan, root: Path) -> Pati
             view=slot.view,
             instance_number=number,
             pixel_spacing_mm=config.pixel_spacing_mm,
-            burned_in_label=labelled,
+            burned_in_label=view.labelled,
         )
         write_dicom(root / slot.path, stored, header, vendor, encoding)
         images.append(
@@ -166,8 +179,8 @@ def generate_patient(config: SynthConfig, plan: PatientPlan, root: Path) -> Pati
                 photometric=photometric,
                 bits_stored=bits_stored,
                 encoding=encoding,
-                burned_in_label=labelled,
-                boxes=boxes,
+                burned_in_label=view.labelled,
+                boxes=view.boxes,
             )
         )
 
@@ -201,8 +214,8 @@ def _render_view(
     shape: anatomy.BreastShape,
     slot: ImageSlot,
     rng: np.random.Generator,
-) -> tuple[np.ndarray, list[BoxRecord], np.ndarray, bool]:
-    """Render one view; return presentation pixels, boxes, breast mask and label flag."""
+) -> RenderedView:
+    """Render one view: tissue, then lesions, then detector effects and an optional label."""
     spacing = config.pixel_spacing_mm
     millimetre = 1.0 / spacing
     view = slot.view
@@ -215,6 +228,7 @@ def _render_view(
         wobble=0.015 * _smooth_row_noise(config.height, rng),
     )
     canvas = render_tissue(geometry, breast.density, rng, spacing, config.lesion_contrast)
+    window_sample = canvas.image[geometry.mask]
 
     boxes: list[BoxRecord] = []
     for lesion in sorted(breast.lesions, key=_drawing_order):
@@ -238,7 +252,7 @@ def _render_view(
     if labelled:
         separator = str(rng.choice(["", " ", "-"]))
         detector.burn_in_label(pixels, f"{slot.laterality}{separator}{view}", slot.laterality == "L", rng)
-    return pixels, boxes, mask, labelled
+    return RenderedView(pixels, boxes, mask, window_sample, labelled)
 
 
 def _draw_lesion(

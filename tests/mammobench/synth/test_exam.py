@@ -132,6 +132,18 @@ def test_zero_contrast_draws_no_lesion(tmp_path: Path, small_config, make_plans)
     assert visible[rows, columns].mean() > hidden[rows, columns].mean()
 
 
+def test_lesions_leave_the_display_window_unchanged(tmp_path: Path, small_config, make_plans) -> None:
+    # A window widened by bright specks would darken the whole image: a global label cue.
+    plan = make_plans(1)[0]
+    generate_patient(small_config(finding_rates=_LESION_RATES, lesion_contrast=1.0), plan, tmp_path / "a")
+    generate_patient(small_config(finding_rates=_LESION_RATES, lesion_contrast=0.0), plan, tmp_path / "b")
+
+    for slot in plan.images:
+        with_lesions = pydicom.dcmread(tmp_path / "a" / slot.path, stop_before_pixels=True)
+        without = pydicom.dcmread(tmp_path / "b" / slot.path, stop_before_pixels=True)
+        assert (with_lesions.WindowCenter, with_lesions.WindowWidth) == (without.WindowCenter, without.WindowWidth)
+
+
 def test_reports_name_each_breast(tmp_path: Path, small_config, make_plans) -> None:
     record = generate_patient(small_config(), make_plans(1)[0], tmp_path)
     assert "left" in record.breasts["L"].report
