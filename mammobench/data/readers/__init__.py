@@ -21,6 +21,7 @@ import numpy as np
 from mammobench.data.readers.dicom import (
     DICOM_CODECS_HINT,
     dicom_modality_values,
+    dicom_padding_mask,
     dicom_stored_values,
     dicom_voi_values,
     load_dicom,
@@ -35,6 +36,7 @@ __all__ = [
     "DicomHeader",
     "detect_format",
     "dicom_modality_values",
+    "dicom_padding_mask",
     "dicom_stored_values",
     "dicom_voi_values",
     "load_dicom",

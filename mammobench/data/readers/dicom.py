@@ -19,6 +19,10 @@ The steps follow DICOM PS3.4 Annex N (grayscale pipeline), each applied exactly 
 4. **Polarity**: MONOCHROME1 or Presentation LUT Shape INVERSE inverts (``1 - value``) once.
    In the DX and MG IODs a MONOCHROME1 image carries INVERSE for the same inversion, so both
    together still invert only once.
+5. **Padding**: stored values equal to Pixel Padding Value, or between it and Pixel Padding
+   Range Limit, mark pixels outside the detector's image (PS3.3 C.7.5.1.1.2). They become 0,
+   the darkest value, whatever the polarity, so the breast crop treats them as background. The
+   min-max VOI leaves them out of its range.
 
 Any failure raises :class:`~mammobench.errors.ImageReadError` naming the file.
 """
@@ -64,14 +68,49 @@ def read_dicom(path: str | Path) -> np.ndarray:
     path = Path(path)
     dataset = load_dicom(path)
     stored = dicom_stored_values(dataset, path)
+    padding = dicom_padding_mask(dataset, stored, path)
     modality = dicom_modality_values(dataset, stored, path)
     del stored
-    values = dicom_voi_values(dataset, modality, path)
+    values = dicom_voi_values(dataset, modality, path, padding=padding)
     del modality
 
     if _is_inverted(dataset):
         values = 1.0 - values
+    if padding is not None:
+        values[padding] = 0.0
     return np.ascontiguousarray(values, dtype=np.float32)
+
+
+def dicom_padding_mask(dataset: Dataset, stored: np.ndarray, path: str | Path) -> np.ndarray | None:
+    """Return the mask of padding pixels from Pixel Padding Value and Range Limit, if any.
+
+    Args:
+        dataset: a dataset returned by :func:`load_dicom`.
+        stored: its stored values, from :func:`dicom_stored_values`.
+        path: the file, for error messages.
+
+    Returns:
+        A boolean array shaped like ``stored``, or None when the file has no Pixel Padding
+        Value or no pixel carries it.
+
+    Raises:
+        ImageReadError: every pixel is padding.
+    """
+    value = _integer_tag(dataset, "PixelPaddingValue", path)
+    if value is None:
+        return None
+    limit = _integer_tag(dataset, "PixelPaddingRangeLimit", path)
+    low, high = sorted((value, value if limit is None else limit))
+    padding = (stored >= low) & (stored <= high)
+    if not padding.any():
+        return None
+    if padding.all():
+        raise ImageReadError(
+            path,
+            f"every pixel lies in the Pixel Padding range [{low}, {high}]; the image is blank or "
+            "its PixelPaddingValue tag is wrong",
+        )
+    return padding
 
 
 def load_dicom(path: str | Path) -> Dataset:
@@ -171,6 +210,16 @@ def dicom_stored_values(dataset: Dataset, path: str | Path) -> np.ndarray:
     return stored
 
 
+def _integer_tag(dataset: Dataset, keyword: str, path: str | Path) -> int | None:
+    """Return an integer tag's value, or None when it is absent or not a single integer."""
+    value = dataset.get(keyword)
+    if isinstance(value, int):
+        return value
+    if value is not None:
+        logger.warning("%s: %s value %r is not an integer, so it is ignored", path, keyword, value)
+    return None
+
+
 def dicom_modality_values(dataset: Dataset, stored: np.ndarray, path: str | Path) -> np.ndarray:
     """Apply the Modality LUT Sequence or the rescale slope and intercept to stored values.
 
@@ -190,11 +239,20 @@ def dicom_modality_values(dataset: Dataset, stored: np.ndarray, path: str | Path
         raise ImageReadError(path, f"the Modality LUT could not be applied ({error})") from None
 
 
-def dicom_voi_values(dataset: Dataset, values: np.ndarray, path: str | Path) -> np.ndarray:
+def dicom_voi_values(
+    dataset: Dataset, values: np.ndarray, path: str | Path, padding: np.ndarray | None = None
+) -> np.ndarray:
     """Map Modality LUT output to [0, 1] with the VOI LUT Sequence, the window or min-max.
 
     The choice and its order are described in the module docstring. No polarity inversion
     happens here.
+
+    Args:
+        dataset: a dataset returned by :func:`load_dicom`.
+        values: Modality LUT output.
+        path: the file, for error messages.
+        padding: Mask of padding pixels (see :func:`dicom_padding_mask`), left out of the
+            min-max range and of the blank-image check.
 
     Returns:
         float32 values in [0, 1].
@@ -210,17 +268,19 @@ def dicom_voi_values(dataset: Dataset, values: np.ndarray, path: str | Path) -> 
         mapped = _apply_window(values, dataset, path)
         source = "window"
     else:
-        low, high = float(values.min()), float(values.max())
+        image = values if padding is None else values[~padding]
+        low, high = float(image.min()), float(image.max())
         if high <= low:
-            raise ImageReadError(path, f"every pixel has the value {low} after the Modality LUT")
+            raise ImageReadError(path, f"every image pixel has the value {low} after the Modality LUT")
         mapped = (values.astype(np.float32) - np.float32(low)) / np.float32(high - low)
         source = "min-max"
 
     mapped = np.clip(mapped, 0.0, 1.0).astype(np.float32, copy=False)
-    if float(mapped.max()) - float(mapped.min()) <= 0.0:
+    image = mapped if padding is None else mapped[~padding]
+    if float(image.max()) - float(image.min()) <= 0.0:
         raise ImageReadError(
             path,
-            f"the {source} maps every pixel to {float(mapped.min()):.3g}; the VOI tags do not "
+            f"the {source} maps every pixel to {float(image.min()):.3g}; the VOI tags do not "
             "cover the pixel values",
         )
     return mapped

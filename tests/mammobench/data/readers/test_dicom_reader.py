@@ -241,6 +241,43 @@ def test_signed_rle_keeps_negative_values(write_dicom) -> None:
     assert read_dicom(path)[0, 0] == 0.0
 
 
+def _padded_image() -> np.ndarray:
+    """A 32 x 32 image whose left quarter contains the padding value 4095 and the rest a ramp."""
+    pixels = np.tile(np.arange(32, dtype=np.uint16) * 10 + 500, (32, 1))
+    pixels[:, :8] = 4095
+    return pixels
+
+
+@pytest.mark.parametrize("photometric", ["MONOCHROME1", "MONOCHROME2"])
+def test_padding_pixels_become_background(write_dicom, photometric: str) -> None:
+    path = write_dicom(_padded_image(), photometric=photometric, PixelPaddingValue=4095)
+    image = read_dicom(path)
+    assert np.all(image[:, :8] == 0.0)
+    assert image[:, 8:].max() == 1.0
+
+
+def test_padding_left_out_of_min_max(write_dicom) -> None:
+    image = read_dicom(write_dicom(_padded_image(), PixelPaddingValue=4095))
+    # Without the padding in the range, the image ramp spans [0, 1] on its own.
+    assert image[0, 8] == 0.0
+    assert image[0, -1] == 1.0
+
+
+def test_padding_range_limit_covers_a_span(write_dicom) -> None:
+    pixels = _padded_image()
+    pixels[:, 4:8] = 4090
+    path = write_dicom(pixels, PixelPaddingValue=4095, PixelPaddingRangeLimit=4080)
+    assert np.all(read_dicom(path)[:, :8] == 0.0)
+
+
+def test_padding_everywhere_raises(write_dicom) -> None:
+    pixels = np.full((32, 32), 7, dtype=np.uint16)
+    pixels[0, 0] = 9
+    path = write_dicom(pixels, PixelPaddingValue=0, PixelPaddingRangeLimit=9)
+    with pytest.raises(ImageReadError, match="Pixel Padding range"):
+        read_dicom(path)
+
+
 def test_constant_dicom_raises(write_dicom) -> None:
     path = write_dicom(np.zeros((32, 32), dtype=np.uint16))
     with pytest.raises(ImageReadError, match="every pixel has the stored value 0"):
