@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from mammobench.cli.console import console, error_console, print_error
+from mammobench.plural import counted
 
 
 def register(app: typer.Typer) -> None:
@@ -34,8 +35,9 @@ def build_command(
     result = build_leaderboard(results, out, name=name)
     board = result.board
     console.print(
-        f"Built '{board.title}' from {len(board.inputs.cells)} cells: {len(board.rows)} encoders, "
-        f"{len(board.columns)} tasks, {len(board.ranked)} ranked."
+        f"Built '{board.title}' from {counted(len(board.inputs.cells), 'cell')}: "
+        f"{counted(len(board.rows), 'encoder')}, {counted(len(board.columns), 'task')}, "
+        f"{len(board.ranked)} ranked."
     )
     console.print(f"Wrote {len(result.files)} files to {result.folder}.")
     for removed in result.removed:

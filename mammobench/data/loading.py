@@ -34,6 +34,7 @@ from mammobench.data.readers import read_image
 from mammobench.data.transforms import BoxTransform, clip_boxes, nondegenerate
 from mammobench.data.workers import default_num_workers
 from mammobench.errors import ConfigError, ImageReadError
+from mammobench.plural import counted
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ class ImageDataset(Dataset):
         keep = nondegenerate(box_tensor.numpy())
         if not keep.all():
             logger.debug(
-                "image '%s': dropped %d boxes outside the frame", image_id, int((~keep).sum())
+                "image '%s': dropped %s outside the frame", image_id, counted(int((~keep).sum()), "box", "boxes")
             )
         return {
             "image": image,

@@ -54,6 +54,7 @@ from mammobench.progress import callback
 from mammobench.protocols.base import CellResult, Protocol, ProtocolContext
 from mammobench.specs import Capability
 from mammobench.tasks.base import DetectionTask
+from mammobench.plural import counted
 
 logger = logging.getLogger(__name__)
 
@@ -271,10 +272,10 @@ def drop_unlocalized_positives(manifest: Manifest, categories: Sequence[str]) ->
     count = int(unlocalized.sum())
     if count:
         logger.warning(
-            "dataset '%s': removed %d image(s) that are positive for %s at image level but have "
+            "dataset '%s': removed %s that are positive for %s at image level but have "
             "no box of that finding; they can be neither negatives nor localized positives",
             manifest.dataset,
-            count,
+            counted(count, "image"),
             " or ".join(categories),
         )
     return manifest.with_images(images[~unlocalized]), count

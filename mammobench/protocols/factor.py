@@ -50,6 +50,7 @@ from mammobench.progress import callback
 from mammobench.protocols.base import CellResult, Protocol, ProtocolContext
 from mammobench.specs import Capability
 from mammobench.tasks.base import FactorTask
+from mammobench.plural import counted
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +103,9 @@ class Factor(Protocol):
         train_ids = self.features.readable(_ids(context.images("train")))
         self.features.fit_standardization(train_ids)
         if self.features.failed:
-            logger.warning("%d images could not be read and are left out of every cell", len(self.features.failed))
+            logger.warning(
+                "%s could not be read and will be left out of every cell", counted(len(self.features.failed), "image")
+            )
 
         embeddings = attribute_embeddings(encoder, self.attributes, task.sentences)
         self.text = {attribute: embeddings[index] for index, attribute in enumerate(self.attributes)}

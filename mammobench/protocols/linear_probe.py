@@ -27,6 +27,7 @@ from mammobench.protocols.base import CellResult, Protocol, ProtocolContext
 from mammobench.specs import Capability
 from mammobench.tasks.base import ClassificationTask
 from mammobench.tasks.evaluation import main_metric_value, probability_columns
+from mammobench.plural import counted
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +62,8 @@ class LinearProbe(Protocol):
             )
         if self.embeddings.failed:
             logger.warning(
-                "%d images could not be read and are left out of every cell: %s",
-                len(self.embeddings.failed),
+                "%s could not be read and will be left out of every cell: %s",
+                counted(len(self.embeddings.failed), "image"),
                 _first_failure(self.embeddings.failed),
             )
 
