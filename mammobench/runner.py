@@ -43,7 +43,7 @@ from mammobench.progress import LoggingReporter, ProgressReporter
 from mammobench.protocols import get_protocol
 from mammobench.protocols.base import CellResult, Protocol, ProtocolContext, RunSettings
 from mammobench.results.provenance import collect_run_header, finish_run_header
-from mammobench.results.records import CellKey, RecordStatus, ResultRecord, RunHeader, canonical_json
+from mammobench.results.records import CellKey, RecordStatus, ResultRecord, RunHeader, canonical_json, to_jsonable
 from mammobench.results.store import OverwritePolicy, ResultStore
 from mammobench.specs import EncoderSpec, TaskSpec
 from mammobench.synth.runner import MARKER_FILE
@@ -254,6 +254,7 @@ def run_benchmark(
             pending.append((fraction, seed))
         else:
             _check_same_data(store, key, summary)
+            _check_same_settings(store, key, request.settings)
             reused = _reused_summary(store, key, task_spec.main_metric)
             summary.cells.append(reused)
             hooks.finished(reused)
@@ -649,6 +650,50 @@ def _check_same_data(store: ResultStore, key: CellKey, summary: RunSummary) -> N
         f"of '{key.encoder}' on '{key.task}' computed on {record.data_source}, but this run reads "
         f"{summary.data_source}; use another results folder (--results) or replace the stored "
         "cells with --overwrite always"
+    )
+
+
+# RunSettings fields that change a cell's numbers. The device and the worker count change them
+# at most by floating-point rounding, so a results folder filled on one machine is reused on another.
+_RESULT_SETTINGS = (
+    "profile",
+    "batch_size",
+    "precision",
+    "n_bootstrap",
+    "epochs",
+    "learning_rate",
+    "freeze_backbone",
+    "prompts",
+    "options",
+)
+
+
+def _check_same_settings(store: ResultStore, key: CellKey, settings: RunSettings) -> None:
+    """Raise ConfigError when a stored cell was computed with other settings than this run's.
+
+    The cell identity leaves the settings out, so without this check a run with, say, another
+    ``--profile`` or heatmap percentile would print the stored numbers as its own. A cell whose
+    run header is missing cannot be checked and is reused.
+    """
+    stored = store.read_cell(key.cell_id)
+    if stored is None:
+        return
+    header = store.run_header(stored.run_id)
+    if header is None:
+        return
+    before = header.config.get("settings", {})
+    now = to_jsonable(asdict(settings))
+    changed = [
+        f"{name} {before.get(name)!r} -> {now.get(name)!r}"
+        for name in _RESULT_SETTINGS
+        if canonical_json(before.get(name)) != canonical_json(now.get(name))
+    ]
+    if not changed:
+        return
+    raise ConfigError(
+        f"results folder '{store.root}' already has cell fraction {key.fraction:g}, seed {key.seed} "
+        f"of '{key.encoder}' on '{key.task}' computed with other settings ({'; '.join(changed)}); "
+        "use another results folder (--results) or replace the stored cells with --overwrite always"
     )
 
 

@@ -79,7 +79,6 @@ class Factor(Protocol):
         self.config = factor_config(
             epochs=settings.epochs, learning_rate=settings.learning_rate, options=settings.options
         )
-        _warn_on_changed_settings(self.config)
         self.attributes = tuple(task.attributes)
         encoder = context.encoder
         level = _level_index(encoder, self.config.feature_level)
@@ -231,17 +230,6 @@ def _factor_task(context: ProtocolContext) -> FactorTask:
     if not isinstance(task, FactorTask):
         raise TypeError(f"the factor protocol needs a FActOR task, got {type(task).__name__}")
     return task
-
-
-def _warn_on_changed_settings(config: FactorConfig) -> None:
-    defaults = FactorConfig().as_dict()
-    changed = {name: value for name, value in config.as_dict().items() if value != defaults[name]}
-    if changed:
-        logger.warning(
-            "FActOR settings differ from the defaults (%s). A cell's identity does not include "
-            "them, so keep these results in their own --results folder",
-            ", ".join(f"{name}={value}" for name, value in changed.items()),
-        )
 
 
 def _level_index(encoder: Encoder, level: int) -> int:

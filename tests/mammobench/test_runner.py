@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from mammobench.errors import ConfigError
 from mammobench.plugin_host import PluginHost, module_info, set_host
 from mammobench.protocols.base import RunSettings
 from mammobench.results.records import RecordStatus
@@ -96,6 +97,25 @@ def test_rerun_skips_finished_cells(host, synthetic_vindr, tmp_path):
     assert second.records == []
     assert [c.value for c in second.cells] == [c.value for c in first.cells]
     assert len(list(ResultStore(tmp_path, create=False).iter_records())) == len(first.records)
+
+
+def test_rerun_with_other_settings_raises(host, synthetic_vindr, tmp_path):
+    run_benchmark(request("vindr-mass", synthetic_vindr, tmp_path, seeds=(0,), fractions=(1.0,)))
+    changed = request(
+        "vindr-mass", synthetic_vindr, tmp_path, seeds=(0,), fractions=(1.0,), settings=settings(n_bootstrap=300)
+    )
+
+    with pytest.raises(ConfigError, match=r"n_bootstrap 200 -> 300"):
+        run_benchmark(changed)
+
+
+def test_rerun_with_other_workers_reuses_cells(host, synthetic_vindr, tmp_path):
+    run_benchmark(request("vindr-mass", synthetic_vindr, tmp_path, seeds=(0,), fractions=(1.0,)))
+    moved = request(
+        "vindr-mass", synthetic_vindr, tmp_path, seeds=(0,), fractions=(1.0,), settings=settings(num_workers=1)
+    )
+
+    assert all(cell.reused for cell in run_benchmark(moved).cells)
 
 
 def test_overwrite_always_reruns(host, synthetic_vindr, tmp_path):
