@@ -21,7 +21,7 @@ import torch
 from mammobench.data.manifest import Manifest
 from mammobench.data.profiles import ResolutionProfile
 from mammobench.encoders.base import Encoder
-from mammobench.encoders.embedding_cache import EmbeddingCache
+from mammobench.encoders.embedding_cache import EmbeddingCache, drop_if_failed_images_changed
 from mammobench.encoders.extraction import (
     ProgressCallback,
     cache_key,
@@ -125,6 +125,8 @@ def compute_embeddings(
     )
 
     entry = cache.lookup(key)
+    if entry is not None and drop_if_failed_images_changed(cache, entry, selected):
+        entry = None
     if entry is None:
         with cache.writer(key) as writer:
             writer.declare(EMBEDDINGS_ARRAY, np.float32, (encoder.embed_dim or 0,))

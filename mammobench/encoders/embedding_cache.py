@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from mammobench import paths
+from mammobench.data.manifest import Manifest
 from mammobench.encoders.npy_append import NPY_HEADER_BYTES, NpyAppender
 from mammobench.encoders.weights import file_sha256
 from mammobench.errors import DataError
@@ -195,6 +196,38 @@ class EmbeddingCache:
         if folder.parent.resolve() != self.root.resolve():
             raise DataError(f"'{folder}' is not inside the embedding cache '{self.root}'")
         shutil.rmtree(folder)
+
+
+def drop_if_failed_images_changed(cache: EmbeddingCache, entry: CacheEntry, manifest: Manifest) -> bool:
+    """Remove ``entry`` when a file of an image that failed in it was modified after it was made.
+
+    The key covers the manifest, not the image bytes, so without this an image that failed to
+    read would stay failed in every later run, even after its file was fixed.
+
+    Returns:
+        True when the entry was removed and must be computed again.
+    """
+    if not entry.failed:
+        return False
+    created = entry.created.timestamp()
+    paths_by_id = dict(zip(manifest.images["image_id"].astype(str), manifest.images["path"].astype(str)))
+    for image_id in entry.failed:
+        relative = paths_by_id.get(image_id)
+        if relative is None:
+            continue
+        try:
+            modified = manifest.absolute_path(relative).stat().st_mtime
+        except OSError:
+            continue
+        if modified > created:
+            logger.info(
+                "image '%s' failed in cache entry %s but its file has changed since, so the entry is computed again",
+                image_id,
+                entry.digest,
+            )
+            cache.remove(entry.path)
+            return True
+    return False
 
 
 def verify_entry(entry: CacheEntry) -> list[str]:

@@ -26,6 +26,7 @@ from mammobench.encoders.embedding_cache import (
     CacheSpaceError,
     CacheWriter,
     EmbeddingCache,
+    drop_if_failed_images_changed,
     key_options,
 )
 from mammobench.encoders.extraction import (
@@ -138,6 +139,8 @@ def compute_feature_maps(
     feature_info = [encoder.feature_info[level] for level in chosen]
 
     entry = cache.lookup(key)
+    if entry is not None and drop_if_failed_images_changed(cache, entry, selected):
+        entry = None
     if entry is None:
         estimate = estimate_feature_map_bytes(feature_info, resolved, len(selected.images), dtype)
         _check_space(cache, estimate, max_bytes)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -52,6 +54,30 @@ def test_second_run_reads_cache(tiny_encoder, tiny_manifest, embedding_cache):
     assert second.key == first.key
     assert np.array_equal(second.array, first.array)
     assert second.failed == first.failed
+
+
+def test_fixed_image_is_embedded_again(tiny_encoder, tiny_manifest, tiny_data, embedding_cache):
+    embed(tiny_encoder, tiny_manifest, embedding_cache)
+    damaged = tiny_manifest.root / "damaged.png"
+    tiny_data.write_mammogram(damaged, seed=99)
+    # Some file systems store coarse times; move the change clearly after the cache entry.
+    later = damaged.stat().st_mtime + 10
+    os.utime(damaged, (later, later))
+
+    second = embed(tiny_encoder, tiny_manifest, embedding_cache)
+
+    assert not second.from_cache
+    assert second.failed == {}
+    assert tiny_data.BAD_IMAGE_ID in second.ids
+
+
+def test_unchanged_failed_image_reads_cache(tiny_encoder, tiny_manifest, tiny_data, embedding_cache):
+    embed(tiny_encoder, tiny_manifest, embedding_cache)
+
+    second = embed(tiny_encoder, tiny_manifest, embedding_cache)
+
+    assert second.from_cache
+    assert tiny_data.BAD_IMAGE_ID in second.failed
 
 
 def change_split(encoder, manifest):

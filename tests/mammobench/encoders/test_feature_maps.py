@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -25,6 +27,21 @@ def test_feature_maps_are_cached(tiny_encoder, tiny_manifest, embedding_cache):
     assert [info.stride for info in first.feature_info] == [4, 8]
     assert second.from_cache
     assert tiny_encoder.calls == calls
+
+
+def test_fixed_image_gets_feature_maps(tiny_encoder, tiny_manifest, tiny_data, embedding_cache):
+    options = {"batch_size": 4, "num_workers": 0, "cache": embedding_cache}
+    compute_feature_maps(tiny_encoder, tiny_manifest, SMALL, **options)
+    damaged = tiny_manifest.root / "damaged.png"
+    tiny_data.write_mammogram(damaged, seed=99)
+    # Some file systems store coarse times; move the change clearly after the cache entry.
+    later = damaged.stat().st_mtime + 10
+    os.utime(damaged, (later, later))
+
+    second = compute_feature_maps(tiny_encoder, tiny_manifest, SMALL, **options)
+
+    assert not second.from_cache
+    assert tiny_data.BAD_IMAGE_ID in second.ids
 
 
 def test_feature_levels_change_key(tiny_encoder, tiny_manifest, embedding_cache):
