@@ -12,6 +12,7 @@ from rich.table import Table
 
 from mammobench.cli.console import console, print_error
 from mammobench.errors import ConfigError
+from mammobench.plural import counted
 
 # Failed cells listed one per line after the summary table; the rest are counted.
 _MAX_LISTED_FAILURES = 20
@@ -121,7 +122,10 @@ def _print_plan(sweep: Any, shard: tuple[int, int] | None) -> None:
     for group in groups:
         table.add_row(group.encoder, group.task, group.protocol, group.dataset, str(len(group.cells)))
     console.print(table)
-    console.print(f"{len(all_cells(groups))} cells in {len(items)} work items ({sweep.executor.kind} executor).")
+    console.print(
+        f"{counted(len(all_cells(groups)), 'cell')} in {counted(len(items), 'work item')} "
+        f"({sweep.executor.kind} executor)."
+    )
 
 
 def _print_summary(result: Any) -> None:
@@ -149,9 +153,14 @@ def _print_summary(result: Any) -> None:
     for error in result.errors:
         print_error(error)
     if result.stopped_early:
-        console.print(f"Stopped at the first failure (--fail-fast); {len(result.not_run)} cells did not run.")
+        console.print(f"Stopped at the first failure (--fail-fast); {counted(len(result.not_run), 'cell')} did not run.")
+    elif result.not_run and result.errors:
+        console.print(
+            f"{counted(len(result.not_run), 'cell')} did not run because of the errors above; fix them, "
+            "then run the same command again to run the remaining cells."
+        )
     elif result.not_run:
-        console.print(f"{len(result.not_run)} cells did not run; run the same command again to resume.")
+        console.print(f"{counted(len(result.not_run), 'cell')} did not run; run the same command again to resume.")
     console.print(
         f"{result.counts.describe()}. Records: {result.results_dir}; resolved config: "
         f"{result.config_file}; {result.elapsed_s:.0f} s."

@@ -103,9 +103,36 @@ def test_sweep_command_exit_status(synthetic_vindr, tmp_path, home, capsys):
     failed = main(["sweep", "--config", str(path), "--weights", f"random/resnet18={tmp_path / 'w.pt'}"])
 
     assert planned == 0
-    assert "1 cells in 1 work items" in capsys.readouterr().out
+    assert "1 cell in 1 work item" in capsys.readouterr().out
     assert failed == 1
     assert (tmp_path / "results" / "cells").is_dir()
+
+
+def test_changed_settings_leave_cells_unrun(synthetic_vindr, tmp_path, home, capsys):
+    lines = [
+        'name = "cli"',
+        'encoders = ["timm:test_efficientnet"]',
+        'tasks = ["vindr-mass"]',
+        "fractions = [1.0]",
+        'results = "results"',
+        "[data_roots]",
+        f'vindr = "{synthetic_vindr}"',
+        "[settings]",
+        "workers = 0",
+    ]
+    first = tmp_path / "first.toml"
+    first.write_text("\n".join(lines), encoding="utf-8")
+    changed = tmp_path / "changed.toml"
+    changed.write_text("\n".join([*lines, "bootstrap = 2000"]), encoding="utf-8")
+
+    assert main(["sweep", "--config", str(first)]) == 0
+    capsys.readouterr()
+    status = main(["sweep", "--config", str(changed)])
+    output = capsys.readouterr()
+
+    assert status == 1
+    assert "computed with other settings (n_bootstrap 1000 -> 2000)" in output.out + output.err
+    assert "did not run because of the errors above" in output.out
 
 
 def test_sweep_command_rejects_bad_config(tmp_path, capsys):
