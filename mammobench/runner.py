@@ -305,9 +305,10 @@ def _prepare(
     manifest = task.prepare(dataset_manifest)
     logger.info("task '%s': %s", task_spec.name, manifest.summary())
     summary.dataset = manifest.dataset
-    summary.data_source = manifest.source or str(manifest.root)
     if manifest.synthetic:
         summary.data_source = synthetic_source(manifest.root)
+    else:
+        summary.data_source = real_source(dataset_manifest)
     summary.synthetic = manifest.synthetic
 
     incompatible = check_compatible(encoder_spec, needed)
@@ -611,6 +612,17 @@ def synthetic_source(root: Path | str) -> str:
     return f"synthetic (generator v{marker.get('generator_version', '?')}, settings {digest})"
 
 
+def real_source(manifest: Manifest) -> str:
+    """Describe a real dataset copy by its content, never by its local path.
+
+    Result records and leaderboards are shared, so a folder such as ``/home/alice/vindr`` must
+    not appear in them. The manifest hash covers ids, labels, splits, relative paths and boxes,
+    so two copies of one release agree on every machine and a changed copy gets a new source.
+    """
+    images = len(manifest.images)
+    return f"real data ({images} images, manifest {manifest.content_hash()[:12]})"
+
+
 def _cell_details(summary: RunSummary) -> dict[str, Any]:
     """Facts about the encoder and task that leaderboards need, stored with every cell.
 
@@ -634,16 +646,14 @@ def _check_same_data(store: ResultStore, key: CellKey, summary: RunSummary) -> N
 
     The cell identity leaves the data out, so without this check a results folder filled on
     synthetic data would be reused for a later run on a real dataset, and its table would show the
-    synthetic numbers as real ones. Two synthetic sources differ by generator settings.
-    NOTE: two real copies of one dataset at different roots are not distinguished, because the
-    same folder can be given as a relative or an absolute path.
+    synthetic numbers as real ones. Two synthetic sources differ by generator settings, two real
+    copies by the content of their manifests.
     """
     stored = store.read_cell(key.cell_id)
     if stored is None or not stored.records:
         return
     record = stored.records[0]
-    same_kind = record.synthetic == summary.synthetic
-    if same_kind and (not summary.synthetic or record.data_source == summary.data_source):
+    if record.synthetic == summary.synthetic and record.data_source == summary.data_source:
         return
     raise ConfigError(
         f"results folder '{store.root}' already has cell fraction {key.fraction:g}, seed {key.seed} "

@@ -136,7 +136,8 @@ class ResultRecord(BaseModel):
     synthetic: bool = Field(description="True when the data source is the synthetic generator.")
     dataset: str = Field(min_length=1, description="Dataset name, e.g. 'vindr'.")
     data_source: str = Field(
-        description="Where the data came from, e.g. a data root or 'synthetic'."
+        description="Where the data came from: the generator settings of synthetic data, or "
+        "the image count and manifest hash of a real copy (never a local path)."
     )
 
     @model_validator(mode="before")

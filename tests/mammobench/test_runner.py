@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -116,6 +117,21 @@ def test_rerun_with_other_workers_reuses_cells(host, synthetic_vindr, tmp_path):
     )
 
     assert all(cell.reused for cell in run_benchmark(moved).cells)
+
+
+def test_real_source_names_content_not_path(host, synthetic_vindr, tmp_path):
+    from mammobench.data.roots import load_dataset
+    from mammobench.runner import real_source
+
+    copy = tmp_path / "elsewhere" / "vindr"
+    shutil.copytree(synthetic_vindr, copy)
+
+    here = real_source(load_dataset("vindr", synthetic_vindr))
+    there = real_source(load_dataset("vindr", copy))
+
+    assert here == there
+    assert str(tmp_path) not in there
+    assert str(synthetic_vindr) not in here
 
 
 def test_overwrite_always_reruns(host, synthetic_vindr, tmp_path):
