@@ -6,6 +6,7 @@ from collections import Counter
 
 from mammobench.leaderboard.plots import metric_label
 from mammobench.leaderboard.table import Column, Entry, Leaderboard
+from mammobench.plural import counted
 
 MISSING = "–"
 NOT_APPLICABLE = "n/a"
@@ -88,7 +89,7 @@ def provenance_lines(board: Leaderboard) -> list[str]:
             sweeps[f"'{run.sweep_name}' (config SHA-256 {run.sweep_sha256[:12]})"] += 1
 
     lines.append(
-        f"Built from {len(inputs.cells)} result cells in {', '.join(inputs.folders)} "
+        f"Built from {counted(len(inputs.cells), 'result cell')} in {', '.join(inputs.folders)} "
         f"(records SHA-256 {inputs.records_sha256[:16]})."
     )
     lines.append("Computed by mammobench " + _counted(versions) + " at commit " + _counted(commits) + ".")
