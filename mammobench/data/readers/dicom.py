@@ -3,9 +3,11 @@
 The steps follow DICOM PS3.4 Annex N (grayscale pipeline), each applied exactly once:
 
 1. **Stored values** decoded by pydicom (JPEG 2000, JPEG-LS and RLE through the pylibjpeg
-   plugins), checked against BitsStored and PixelRepresentation. pydicom already discards the
-   unused high bits of native and RLE data, so the check catches compressed codestreams whose
-   precision exceeds BitsStored, i.e. a wrong BitsStored tag.
+   plugins), checked against BitsStored and PixelRepresentation. pydicom discards the unused
+   high bits of native and RLE data, as the standard asks readers to. Set bits there can also
+   mean a wrong BitsStored tag, which scrambles the image, so unsigned native data with such
+   bits is read the standard way with a warning naming the file. Decoded compressed values
+   above BitsStored raise.
 2. **Modality LUT**: the Modality LUT Sequence if present, else RescaleSlope/RescaleIntercept,
    else the identity (pydicom's ``apply_modality_lut``).
 3. **VOI**, producing values in [0, 1]:
@@ -79,6 +81,39 @@ def read_dicom(path: str | Path) -> np.ndarray:
     if padding is not None:
         values[padding] = 0.0
     return np.ascontiguousarray(values, dtype=np.float32)
+
+
+def _check_native_high_bits(dataset: Dataset, bits_stored: int, signed: bool, path: str | Path) -> None:
+    """Warn when unsigned native Pixel Data has bits set above BitsStored.
+
+    Readers must ignore those bits (old files kept overlays there), and pydicom masks them. But
+    the same bits appear when BitsStored is simply too small, and then the masked values are
+    scrambled, so the warning names the file and the smallest BitsStored that fits. Signed data
+    is not checked, because writers differ on whether they sign-extend into the unused bits.
+    """
+    bits_allocated = int(dataset.get("BitsAllocated", 0) or 0)
+    transfer_syntax = _transfer_syntax(dataset)
+    if signed or transfer_syntax.is_compressed or bits_allocated not in (8, 16, 32):
+        return
+    if bits_stored >= bits_allocated:
+        return
+    count = int(dataset.Rows) * int(dataset.Columns)
+    if len(dataset.PixelData) < count * bits_allocated // 8:
+        return  # decoding already failed or will fail with its own message
+    order = "<" if transfer_syntax.is_little_endian else ">"
+    raw = np.frombuffer(dataset.PixelData, dtype=f"{order}u{bits_allocated // 8}", count=count)
+    maximum = int(raw.max())
+    if maximum >> bits_stored:
+        logger.warning(
+            "%s: raw pixel values reach %d, above the %d that BitsStored %d allows; the bits above "
+            "BitsStored are ignored as the standard requires, but if they are image data the "
+            "BitsStored tag is wrong (it should be at least %d) and the image will look scrambled",
+            path,
+            maximum,
+            2**bits_stored - 1,
+            bits_stored,
+            maximum.bit_length(),
+        )
 
 
 def dicom_padding_mask(dataset: Dataset, stored: np.ndarray, path: str | Path) -> np.ndarray | None:
@@ -194,6 +229,7 @@ def dicom_stored_values(dataset: Dataset, path: str | Path) -> np.ndarray:
     else:
         lowest, highest = 0, 2**bits_stored - 1
 
+    _check_native_high_bits(dataset, bits_stored, signed, path)
     minimum, maximum = int(stored.min()), int(stored.max())
     if minimum < lowest or maximum > highest:
         kind = "signed" if signed else "unsigned"

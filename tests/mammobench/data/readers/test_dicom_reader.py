@@ -302,6 +302,27 @@ def test_values_beyond_bits_stored_raise(write_dicom) -> None:
         read_dicom(dataset_path)
 
 
+def test_native_bits_above_bits_stored_warn(write_dicom, caplog) -> None:
+    dataset_path = write_dicom(RAMP)
+    dataset = pydicom.dcmread(dataset_path)
+    dataset.BitsStored = 10
+    dataset.HighBit = 9
+    dataset.save_as(dataset_path)
+
+    with caplog.at_level("WARNING", logger="mammobench.data.readers.dicom"):
+        read_dicom(dataset_path)
+
+    assert "it should be at least 12" in caplog.text
+    assert str(dataset_path) in caplog.text
+
+
+def test_native_bits_within_bits_stored_stay_quiet(write_dicom, caplog) -> None:
+    with caplog.at_level("WARNING", logger="mammobench.data.readers.dicom"):
+        read_dicom(write_dicom(RAMP))
+
+    assert caplog.text == ""
+
+
 def test_color_dicom_raises(write_dicom) -> None:
     rgb = np.zeros((8, 8, 3), dtype=np.uint8)
     rgb[..., 0] = np.arange(8, dtype=np.uint8)
