@@ -665,17 +665,17 @@ def _check_same_data(store: ResultStore, key: CellKey, summary: RunSummary) -> N
 
 # RunSettings fields that change a cell's numbers. The device and the worker count change them
 # at most by floating-point rounding, so a results folder filled on one machine is reused on another.
-_RESULT_SETTINGS = (
-    "profile",
-    "batch_size",
-    "precision",
-    "n_bootstrap",
-    "epochs",
-    "learning_rate",
-    "freeze_backbone",
-    "prompts",
-    "options",
-)
+_RESULT_SETTINGS = {
+    "profile": "profile",
+    "batch_size": "batch size",
+    "precision": "precision",
+    "n_bootstrap": "bootstrap resamples",
+    "epochs": "epochs",
+    "learning_rate": "learning rate",
+    "freeze_backbone": "frozen backbone",
+    "prompts": "prompts",
+    "options": "protocol options",
+}
 
 
 def _check_same_settings(store: ResultStore, key: CellKey, settings: RunSettings) -> None:
@@ -694,8 +694,8 @@ def _check_same_settings(store: ResultStore, key: CellKey, settings: RunSettings
     before = header.config.get("settings", {})
     now = to_jsonable(asdict(settings))
     changed = [
-        f"{name} {before.get(name)!r} -> {now.get(name)!r}"
-        for name in _RESULT_SETTINGS
+        f"{label} {_setting_text(before.get(name))} -> {_setting_text(now.get(name))}"
+        for name, label in _RESULT_SETTINGS.items()
         if canonical_json(before.get(name)) != canonical_json(now.get(name))
     ]
     if not changed:
@@ -705,6 +705,12 @@ def _check_same_settings(store: ResultStore, key: CellKey, settings: RunSettings
         f"of '{key.encoder}' on '{key.task}' computed with other settings ({'; '.join(changed)}); "
         "use another results folder (--results) or replace the stored cells with --overwrite always"
     )
+
+
+def _setting_text(value: Any) -> str:
+    # None means the protocol's default; an explicit value equal to it still counts as a change,
+    # because the stored header does not say which value the default resolved to.
+    return "default" if value is None else repr(value)
 
 
 def _reused_summary(store: ResultStore, key: CellKey, main_metric: str) -> CellSummary:

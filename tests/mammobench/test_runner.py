@@ -106,8 +106,18 @@ def test_rerun_with_other_settings_raises(host, synthetic_vindr, tmp_path):
         "vindr-mass", synthetic_vindr, tmp_path, seeds=(0,), fractions=(1.0,), settings=settings(n_bootstrap=300)
     )
 
-    with pytest.raises(ConfigError, match=r"n_bootstrap 200 -> 300"):
+    with pytest.raises(ConfigError, match=r"bootstrap resamples 200 -> 300"):
         run_benchmark(changed)
+
+
+def test_rerun_with_explicit_epochs_names_default(host, synthetic_vindr, tmp_path):
+    run_benchmark(request("vindr-mass", synthetic_vindr, tmp_path, seeds=(0,), fractions=(1.0,)))
+    explicit = request(
+        "vindr-mass", synthetic_vindr, tmp_path, seeds=(0,), fractions=(1.0,), settings=settings(epochs=10)
+    )
+
+    with pytest.raises(ConfigError, match=r"epochs default -> 10"):
+        run_benchmark(explicit)
 
 
 def test_rerun_with_other_workers_reuses_cells(host, synthetic_vindr, tmp_path):

@@ -131,7 +131,7 @@ def test_changed_settings_leave_cells_unrun(synthetic_vindr, tmp_path, home, cap
     output = capsys.readouterr()
 
     assert status == 1
-    assert "computed with other settings (n_bootstrap 1000 -> 2000)" in output.out + output.err
+    assert "computed with other settings (bootstrap resamples 1000 -> 2000)" in output.out + output.err
     assert "did not run because of the errors above" in output.out
 
 
