@@ -43,7 +43,14 @@ from mammobench.progress import LoggingReporter, ProgressReporter
 from mammobench.protocols import get_protocol
 from mammobench.protocols.base import CellResult, Protocol, ProtocolContext, RunSettings
 from mammobench.results.provenance import collect_run_header, finish_run_header
-from mammobench.results.records import CellKey, RecordStatus, ResultRecord, RunHeader, canonical_json, to_jsonable
+from mammobench.results.records import (
+    CellKey,
+    RecordStatus,
+    ResultRecord,
+    RunHeader,
+    canonical_json,
+    to_jsonable,
+)
 from mammobench.results.store import OverwritePolicy, ResultStore
 from mammobench.specs import EncoderSpec, TaskSpec
 from mammobench.synth.runner import MARKER_FILE

@@ -87,14 +87,17 @@ def provenance_lines(board: Leaderboard) -> list[str]:
         versions[run.mammobench_version if run and run.mammobench_version else "unknown"] += 1
         if run is not None and run.sweep_sha256:
             sweeps[f"'{run.sweep_name}' (config SHA-256 {run.sweep_sha256[:12]})"] += 1
+        else:
+            sweeps["no sweep"] += 1
 
     lines.append(
         f"Built from {counted(len(inputs.cells), 'result cell')} in {', '.join(inputs.folders)} "
         f"(records SHA-256 {inputs.records_sha256[:16]})."
     )
     lines.append("Computed by mammobench " + _counted(versions) + " at commit " + _counted(commits) + ".")
-    if sweeps:
-        lines.append("Sweep " + _counted(sweeps) + ".")
+    if set(sweeps) != {"no sweep"}:
+        label = "Sweep " if len(sweeps) == 1 else "Sweeps: "
+        lines.append(label + _counted(sweeps) + ".")
     return lines
 
 
@@ -124,4 +127,4 @@ def method_lines(board: Leaderboard) -> list[str]:
 def _counted(counts: Counter) -> str:
     if len(counts) == 1:
         return next(iter(counts))
-    return ", ".join(f"{name} ({n} cells)" for name, n in sorted(counts.items()))
+    return ", ".join(f"{name} ({counted(n, 'cell')})" for name, n in sorted(counts.items()))

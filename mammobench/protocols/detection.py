@@ -47,14 +47,14 @@ from mammobench.detection.overlays import write_overlays
 from mammobench.detection.scoring import evaluate_boxes, score_with_intervals
 from mammobench.detection.targets import MIN_BOX_SIZE, TargetTable, build_targets
 from mammobench.detection.training import DetectorRun, copy_encoder, predict, train
-from mammobench.encoders.feature_maps import FeatureMapSet, compute_feature_maps
 from mammobench.encoders.embedding_cache import CacheSpaceError
+from mammobench.encoders.feature_maps import FeatureMapSet, compute_feature_maps
 from mammobench.metrics.froc import DEFAULT_HIT_IOU
+from mammobench.plural import counted
 from mammobench.progress import callback
 from mammobench.protocols.base import CellResult, Protocol, ProtocolContext
 from mammobench.specs import Capability
 from mammobench.tasks.base import DetectionTask
-from mammobench.plural import counted
 
 logger = logging.getLogger(__name__)
 

@@ -46,11 +46,11 @@ from mammobench.factor.features import CANONICAL_SIDE, ChannelFeatures
 from mammobench.factor.localization import Localizer
 from mammobench.factor.scoring import score_classification
 from mammobench.factor.training import TrainedHead, score_images, train_head
+from mammobench.plural import counted
 from mammobench.progress import callback
 from mammobench.protocols.base import CellResult, Protocol, ProtocolContext
 from mammobench.specs import Capability
 from mammobench.tasks.base import FactorTask
-from mammobench.plural import counted
 
 logger = logging.getLogger(__name__)
 

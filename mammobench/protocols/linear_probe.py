@@ -22,12 +22,12 @@ from threadpoolctl import threadpool_limits
 
 from mammobench.data.fractions import LabelSubset
 from mammobench.encoders.embed import EmbeddingSet, compute_embeddings
+from mammobench.plural import counted
 from mammobench.progress import callback
 from mammobench.protocols.base import CellResult, Protocol, ProtocolContext
 from mammobench.specs import Capability
 from mammobench.tasks.base import ClassificationTask
 from mammobench.tasks.evaluation import main_metric_value, probability_columns
-from mammobench.plural import counted
 
 logger = logging.getLogger(__name__)
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from mammobench import paths
 from mammobench.plugin_host import PluginHost, get_host
+from mammobench.plural import counted
 from mammobench.progress import ProgressReporter
 from mammobench.protocols.base import RunSettings
 from mammobench.results.atomic import write_atomic
@@ -150,11 +151,11 @@ def run_sweep(
     items = plan_items(groups, parallel=executor.parallel)
     tracker = SweepTracker(all_cells(groups), on_progress)
     logger.info(
-        "sweep '%s' (config %s): %d cells in %d work items, results in '%s'",
+        "sweep '%s' (config %s): %s in %s, results in '%s'",
         config.name,
         sha256[:12],
-        len(all_cells(groups)),
-        len(items),
+        counted(len(all_cells(groups)), "cell"),
+        counted(len(items), "work item"),
         results_dir,
     )
     outcomes = executor.run(items, template, tracker, fail_fast=fail_fast)

@@ -22,12 +22,20 @@ PRETRAINING = {"mammoclip": ["vindr"], "random/resnet18": [], "imagenet/resnet18
 class ResultsWriter:
     """Writes cells into one results folder under a single run header."""
 
-    def __init__(self, root: Path, *, synthetic: bool = True, commit: str = "a" * 40) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        synthetic: bool = True,
+        commit: str = "a" * 40,
+        sweep: str | None = "test",
+        run_id: str = "run-1",
+    ) -> None:
         self.root = root
         self.store = ResultStore(root)
         self.synthetic = synthetic
         self.header = RunHeader(
-            run_id="run-1",
+            run_id=run_id,
             mammobench_version="0.1.0",
             git_commit=commit,
             git_dirty=False,
@@ -35,7 +43,7 @@ class ResultsWriter:
             platform="linux",
             hostname="host",
             device="cpu",
-            config={"sweep": {"name": "test", "config_sha256": "b" * 64}},
+            config={"sweep": {"name": sweep, "config_sha256": "b" * 64}} if sweep else {},
             started_at=datetime(2025, 1, 1, tzinfo=timezone.utc),
         )
         self.store.write_run_header(self.header)

@@ -65,6 +65,27 @@ def test_build_is_byte_identical(filled, tmp_path):
     assert digests(copy) == first
 
 
+def test_provenance_counts_cells_outside_the_sweep(results, make_results, tmp_path):
+    results.cell("mammoclip", "vindr-mass", 1.0, 0, 0.8)
+    manual = make_results(tmp_path / "manual", sweep=None, run_id="run-2")
+    manual.cell("random/resnet18", "vindr-mass", 1.0, 0, 0.6)
+
+    build_leaderboard([results.root, manual.root], results.root.parent)
+    markdown = (results.root.parent / "README.md").read_text(encoding="utf-8")
+
+    assert "Sweeps: 'test' (config SHA-256 bbbbbbbbbbbb) (1 cell), no sweep (1 cell)." in markdown
+
+
+def test_provenance_omits_sweeps_when_none_ran(tmp_path, make_results):
+    manual = make_results(tmp_path / "board" / "results", sweep=None)
+    manual.cell("mammoclip", "vindr-mass", 1.0, 0, 0.8)
+
+    build_leaderboard([manual.root], manual.root.parent)
+    markdown = (manual.root.parent / "README.md").read_text(encoding="utf-8")
+
+    assert "Sweep" not in markdown
+
+
 def test_markdown_states_source_and_marks(filled):
     board_dir = filled.root.parent
     build_leaderboard([filled.root], board_dir)
