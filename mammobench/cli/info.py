@@ -119,10 +119,11 @@ def list_command(
     elif kind is ListKind.tasks:
         columns = ("name", "version", "dataset", "kind", "protocols", "main_metric", "capabilities")
     else:
-        columns = ("name", "layouts", "synthesizer", "homepage", "plugin")
+        columns = ("name", "root_env", "layouts", "synthesizer", "homepage", "plugin")
     for column in columns:
         # Names are what users type, so they are never broken across lines.
-        table.add_column(column.replace("_", " "), overflow="fold", no_wrap=column == "name")
+        heading = "root variable" if column == "root_env" else column.replace("_", " ")
+        table.add_column(heading, overflow="fold", no_wrap=column in ("name", "root_env"))
     for row in rows:
         table.add_row(*(_cell(row.get(column)) for column in columns))
     console.print(table)

@@ -88,7 +88,7 @@ def run_command(
 
 def print_summary(summary) -> None:
     """Print the main metric per label fraction: mean ± sd over seeds and the 95 % CI."""
-    source = "SYNTHETIC data" if summary.synthetic else f"data from {summary.data_source}"
+    source = "SYNTHETIC data" if summary.synthetic else summary.data_source
     title = (
         f"{summary.task.name} v{summary.task.version} · {summary.protocol} · {summary.encoder} "
         f"· {source}"

@@ -65,7 +65,7 @@ def require_columns(frame: pd.DataFrame, columns: Sequence[str], path: Path, fix
     if missing:
         names = ", ".join(f"'{column}'" for column in missing)
         raise DataError(
-            f"file '{path}' is missing column(s) {names}; found {list(frame.columns)}. {fix}"
+            f"file '{path}' is missing column(s) {names} (found {list(frame.columns)}); {fix}"
         )
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from mammobench.errors import MammobenchError
 from mammobench.progress import ProgressReporter
 from mammobench.protocols.base import RunSettings
 from mammobench.results.records import RecordStatus
@@ -191,7 +192,8 @@ def _execute_run(
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as error:  # the remaining cells stay without a record and run on resume
-        message = f"{type(error).__name__}: {error}"
+        # mammobench's own errors are written for users, so only other exceptions keep their type.
+        message = str(error) if isinstance(error, MammobenchError) else f"{type(error).__name__}: {error}"
         logger.error("%s / %s / %s stopped: %s", run.group.encoder, run.group.task, run.group.protocol, message)
         logger.debug("".join(traceback.format_exception(error)))
         return message

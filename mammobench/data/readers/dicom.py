@@ -167,6 +167,12 @@ def load_dicom(path: str | Path) -> Dataset:
     parse_warnings = [str(warning.message).replace(f" in file {path}", "") for warning in caught]
 
     if "PixelData" not in dataset:
+        if not _has_dicom_marker(path):
+            raise ImageReadError(
+                path,
+                "is not a DICOM file: it has neither the 'DICM' marker nor a Pixel Data element; "
+                "check that the path points at a DICOM image",
+            )
         reason = "has no Pixel Data element"
         if parse_warnings:
             reason += f"; the file looks truncated ({parse_warnings[0]})"
@@ -191,6 +197,16 @@ def load_dicom(path: str | Path) -> Dataset:
 
     _check_decoder(dataset, path)
     return dataset
+
+
+def _has_dicom_marker(path: Path) -> bool:
+    """Return True when the file has the 'DICM' prefix after its 128-byte preamble."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(128)
+            return handle.read(4) == b"DICM"
+    except OSError:
+        return False
 
 
 def dicom_stored_values(dataset: Dataset, path: str | Path) -> np.ndarray:

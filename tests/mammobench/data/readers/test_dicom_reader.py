@@ -340,6 +340,14 @@ def test_missing_pixel_data_raises(write_dicom) -> None:
         read_dicom(path)
 
 
+@pytest.mark.parametrize("content", [b"", b"patient,label\n1,0\n"])
+def test_non_dicom_file_raises(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "not-an-image.dcm"
+    path.write_bytes(content)
+    with pytest.raises(ImageReadError, match="is not a DICOM file"):
+        read_dicom(path)
+
+
 def test_missing_file_raises(tmp_path: Path) -> None:
     with pytest.raises(ImageReadError, match="file not found"):
         read_image(tmp_path / "absent.dcm")
