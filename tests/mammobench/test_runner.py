@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -100,33 +101,30 @@ def test_rerun_skips_finished_cells(host, synthetic_vindr, tmp_path):
     assert len(list(ResultStore(tmp_path, create=False).iter_records())) == len(first.records)
 
 
-def test_rerun_with_other_settings_raises(host, synthetic_vindr, tmp_path):
-    run_benchmark(request("vindr-mass", synthetic_vindr, tmp_path, seeds=(0,), fractions=(1.0,)))
-    changed = request(
-        "vindr-mass", synthetic_vindr, tmp_path, seeds=(0,), fractions=(1.0,), settings=settings(n_bootstrap=300)
+def one_cell(data_root: Path, results: Path, **overrides) -> RunRequest:
+    """A vindr-mass run of one cell (fraction 1, seed 0) with ``overrides`` on the settings."""
+    return request(
+        "vindr-mass", data_root, results, seeds=(0,), fractions=(1.0,), settings=settings(**overrides)
     )
 
-    with pytest.raises(ConfigError, match=r"bootstrap resamples 200 -> 300"):
-        run_benchmark(changed)
 
+@pytest.mark.parametrize(
+    "overrides, difference",
+    [({"n_bootstrap": 300}, "bootstrap resamples 200 -> 300"), ({"epochs": 10}, "epochs default -> 10")],
+)
+def test_rerun_with_other_settings_raises(host, synthetic_vindr, tmp_path, overrides, difference):
+    run_benchmark(one_cell(synthetic_vindr, tmp_path))
 
-def test_rerun_with_explicit_epochs_names_default(host, synthetic_vindr, tmp_path):
-    run_benchmark(request("vindr-mass", synthetic_vindr, tmp_path, seeds=(0,), fractions=(1.0,)))
-    explicit = request(
-        "vindr-mass", synthetic_vindr, tmp_path, seeds=(0,), fractions=(1.0,), settings=settings(epochs=10)
-    )
-
-    with pytest.raises(ConfigError, match=r"epochs default -> 10"):
-        run_benchmark(explicit)
+    with pytest.raises(ConfigError, match=re.escape(difference)):
+        run_benchmark(one_cell(synthetic_vindr, tmp_path, **overrides))
 
 
 def test_rerun_with_other_workers_reuses_cells(host, synthetic_vindr, tmp_path):
-    run_benchmark(request("vindr-mass", synthetic_vindr, tmp_path, seeds=(0,), fractions=(1.0,)))
-    moved = request(
-        "vindr-mass", synthetic_vindr, tmp_path, seeds=(0,), fractions=(1.0,), settings=settings(num_workers=1)
-    )
+    run_benchmark(one_cell(synthetic_vindr, tmp_path))
 
-    assert all(cell.reused for cell in run_benchmark(moved).cells)
+    rerun = run_benchmark(one_cell(synthetic_vindr, tmp_path, num_workers=1))
+
+    assert all(cell.reused for cell in rerun.cells)
 
 
 def test_real_source_names_content_not_path(host, synthetic_vindr, tmp_path):
