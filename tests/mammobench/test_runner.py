@@ -134,12 +134,12 @@ def test_real_source_names_content_not_path(host, synthetic_vindr, tmp_path):
     copy = tmp_path / "elsewhere" / "vindr"
     shutil.copytree(synthetic_vindr, copy)
 
-    here = real_source(load_dataset("vindr", synthetic_vindr))
-    there = real_source(load_dataset("vindr", copy))
+    original_source = real_source(load_dataset("vindr", synthetic_vindr))
+    copy_source = real_source(load_dataset("vindr", copy))
 
-    assert here == there
-    assert str(tmp_path) not in there
-    assert str(synthetic_vindr) not in here
+    assert original_source == copy_source
+    assert str(tmp_path) not in copy_source
+    assert str(synthetic_vindr) not in original_source
 
 
 def test_overwrite_always_reruns(host, synthetic_vindr, tmp_path):
