@@ -36,6 +36,7 @@ from mammobench.data.fractions import LabelSubset, sample_label_fraction
 from mammobench.data.manifest import Manifest
 from mammobench.data.profiles import get_profile
 from mammobench.data.roots import load_dataset
+from mammobench.encoders.base import EncoderInfo
 from mammobench.encoders.registry import build_encoder, check_compatible, resolve_device
 from mammobench.errors import ConfigError, MammobenchError
 from mammobench.plugin_host import PluginHost, get_host
@@ -327,7 +328,7 @@ def _prepare(
     )
     summary.encoder_revision = encoder.info.revision
     if encoder.info.pretraining_datasets:
-        summary.pretraining_datasets = list(encoder.info.pretraining_datasets)
+        summary.pretraining_datasets = pretraining_provenance(encoder.info, summary.synthetic)
     incompatible = check_compatible(encoder, needed)
     if incompatible is not None:
         return incompatible, None
@@ -619,6 +620,18 @@ def synthetic_source(root: Path | str) -> str:
     return f"synthetic (generator v{marker.get('generator_version', '?')}, settings {digest})"
 
 
+def pretraining_provenance(info: EncoderInfo, synthetic_run: bool) -> list[str]:
+    """Return the pretraining datasets to store with a run's cells.
+
+    A dataset seen only as a synthetic copy is named ``'<name> (synthetic)'`` in runs on real
+    data, so leaderboards do not mark real results on it as seen in pretraining.
+    """
+    if synthetic_run:
+        return list(info.pretraining_datasets)
+    synthetic = set(info.synthetic_pretraining)
+    return [f"{name} (synthetic)" if name in synthetic else name for name in info.pretraining_datasets]
+
+
 def real_source(manifest: Manifest) -> str:
     """Describe a real dataset copy by its content, never by its local path.
 
@@ -715,8 +728,8 @@ def _check_same_settings(store: ResultStore, key: CellKey, settings: RunSettings
 
 
 def _setting_text(value: Any) -> str:
-    # None means the protocol's default; an explicit value equal to it still counts as a change,
-    # because the stored header does not say which value the default resolved to.
+    # None means the protocol's default. The header does not keep what the default resolved to,
+    # so an explicit value equal to it still counts as a change.
     return "default" if value is None else repr(value)
 
 

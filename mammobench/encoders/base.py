@@ -133,6 +133,9 @@ class EncoderInfo:
     revision: str  # weights checksum (SHA-256 prefix), or 'random-init' plus the init seed
     weights_path: str | None = None
     pretraining_datasets: list[str] = field(default_factory=list)
+    # Datasets of pretraining_datasets that the encoder saw only as synthetic copies. Results on
+    # the real dataset are then still held-out evaluations.
+    synthetic_pretraining: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

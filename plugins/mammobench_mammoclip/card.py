@@ -164,3 +164,11 @@ def _quality_markdown(quality: dict[str, Any] | None) -> list[str]:
 
 def _number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
+
+
+def synthetic_only_datasets(card: dict[str, Any]) -> list[str]:
+    """Return the pretraining datasets that every source of the card read as a synthetic copy."""
+    sources = card.get("data", [])
+    names = {source["dataset"] for source in sources}
+    real = {source["dataset"] for source in sources if not source.get("synthetic")}
+    return sorted(names - real)

@@ -142,6 +142,7 @@ def contract_for(in_chans: int, mean: float, std: float, rescale: bool = True) -
 
 def build_trained(spec: EncoderSpec, argument: str | None, options: EncoderOptions) -> MammoClipEncoder:
     """Build ``mammoclip`` from a trained folder, training the demo recipe first when needed."""
+    from mammobench_mammoclip.card import synthetic_only_datasets
     from mammobench_mammoclip.storage import CARD_JSON, MODEL_FILE, load_trained
 
     folder = _trained_folder(options.weights)
@@ -155,6 +156,7 @@ def build_trained(spec: EncoderSpec, argument: str | None, options: EncoderOptio
         revision=revision_from_sha256(trained.weights_sha256),
         weights_path=str(folder / MODEL_FILE),
         pretraining_datasets=list(trained.card.get("pretraining_datasets", [])),
+        synthetic_pretraining=synthetic_only_datasets(trained.card),
     )
     contract = contract_for(recipe.model.in_chans, recipe.model.image_mean, recipe.model.image_std)
     return MammoClipEncoder(trained.model, trained.tokenizer, info, contract, recipe.model.text.max_length)

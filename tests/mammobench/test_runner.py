@@ -127,6 +127,19 @@ def test_rerun_with_other_workers_reuses_cells(host, synthetic_vindr, tmp_path):
     assert all(cell.reused for cell in rerun.cells)
 
 
+@pytest.mark.parametrize(
+    "synthetic_run, expected",
+    [(True, ["vindr", "rsna"]), (False, ["vindr (synthetic)", "rsna"])],
+)
+def test_pretraining_provenance_marks_synthetic_copies(synthetic_run, expected):
+    from mammobench.encoders.base import EncoderInfo
+    from mammobench.runner import pretraining_provenance
+
+    info = EncoderInfo("demo", "r1", pretraining_datasets=["vindr", "rsna"], synthetic_pretraining=["vindr"])
+
+    assert pretraining_provenance(info, synthetic_run) == expected
+
+
 def test_real_source_names_content_not_path(host, synthetic_vindr, tmp_path):
     from mammobench.data.roots import load_dataset
     from mammobench.runner import real_source
