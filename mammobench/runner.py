@@ -52,7 +52,7 @@ from mammobench.results.records import (
     canonical_json,
     to_jsonable,
 )
-from mammobench.results.store import OverwritePolicy, ResultStore
+from mammobench.results.store import OverwritePolicy, ResultStore, StoredCell
 from mammobench.specs import EncoderSpec, TaskSpec
 from mammobench.synth.runner import MARKER_FILE
 from mammobench.tasks.base import ClassificationTask, Task, build_task
@@ -261,9 +261,11 @@ def run_benchmark(
         if store.should_run(key.cell_id, request.overwrite):
             pending.append((fraction, seed))
         else:
-            _check_same_data(store, key, summary)
-            _check_same_settings(store, key, request.settings)
-            reused = _reused_summary(store, key, task_spec.main_metric)
+            stored = store.read_cell(key.cell_id)
+            assert stored is not None  # should_run is False only for a cell with a file
+            _check_same_data(store, key, stored, summary)
+            _check_same_settings(store, key, stored, request.settings)
+            reused = _reused_summary(key, stored, task_spec.main_metric)
             summary.cells.append(reused)
             hooks.finished(reused)
             logger.info("cell fraction=%g seed=%d already has results; skipping", fraction, seed)
@@ -661,7 +663,7 @@ def _cell_details(summary: RunSummary) -> dict[str, Any]:
     }
 
 
-def _check_same_data(store: ResultStore, key: CellKey, summary: RunSummary) -> None:
+def _check_same_data(store: ResultStore, key: CellKey, stored: StoredCell, summary: RunSummary) -> None:
     """Raise ConfigError when a stored cell was computed on other data than this run reads.
 
     The cell identity leaves the data out, so without this check a results folder filled on
@@ -669,17 +671,13 @@ def _check_same_data(store: ResultStore, key: CellKey, summary: RunSummary) -> N
     synthetic numbers as real ones. Two synthetic sources differ by generator settings, two real
     copies by the content of their manifests.
     """
-    stored = store.read_cell(key.cell_id)
-    if stored is None or not stored.records:
+    if not stored.records:
         return
     record = stored.records[0]
     if record.synthetic == summary.synthetic and record.data_source == summary.data_source:
         return
-    raise ConfigError(
-        f"results folder '{store.root}' already has cell fraction {key.fraction:g}, seed {key.seed} "
-        f"of '{key.encoder}' on '{key.task}' computed on {record.data_source}, but this run reads "
-        f"{summary.data_source}; use another results folder (--results) or replace the stored "
-        "cells with --overwrite always"
+    raise _reuse_conflict(
+        store, key, f"computed on {record.data_source}, but this run reads {summary.data_source}"
     )
 
 
@@ -698,16 +696,13 @@ _RESULT_SETTINGS = {
 }
 
 
-def _check_same_settings(store: ResultStore, key: CellKey, settings: RunSettings) -> None:
+def _check_same_settings(store: ResultStore, key: CellKey, stored: StoredCell, settings: RunSettings) -> None:
     """Raise ConfigError when a stored cell was computed with other settings than this run's.
 
     The cell identity leaves the settings out, so without this check a run with, say, another
     ``--profile`` or heatmap percentile would print the stored numbers as its own. A cell whose
     run header is missing cannot be checked and is reused.
     """
-    stored = store.read_cell(key.cell_id)
-    if stored is None:
-        return
     header = store.run_header(stored.run_id)
     if header is None:
         return
@@ -718,12 +713,16 @@ def _check_same_settings(store: ResultStore, key: CellKey, settings: RunSettings
         for name, label in _RESULT_SETTINGS.items()
         if canonical_json(before.get(name)) != canonical_json(now.get(name))
     ]
-    if not changed:
-        return
-    raise ConfigError(
+    if changed:
+        raise _reuse_conflict(store, key, f"computed with other settings ({'; '.join(changed)})")
+
+
+def _reuse_conflict(store: ResultStore, key: CellKey, difference: str) -> ConfigError:
+    """Return the error for a stored cell that this run must not reuse, naming ``difference``."""
+    return ConfigError(
         f"results folder '{store.root}' already has cell fraction {key.fraction:g}, seed {key.seed} "
-        f"of '{key.encoder}' on '{key.task}' computed with other settings ({'; '.join(changed)}); "
-        "use another results folder (--results) or replace the stored cells with --overwrite always"
+        f"of '{key.encoder}' on '{key.task}' {difference}; use another results folder (--results) "
+        "or replace the stored cells with --overwrite always"
     )
 
 
@@ -733,9 +732,7 @@ def _setting_text(value: Any) -> str:
     return "default" if value is None else repr(value)
 
 
-def _reused_summary(store: ResultStore, key: CellKey, main_metric: str) -> CellSummary:
-    stored = store.read_cell(key.cell_id)
-    assert stored is not None
+def _reused_summary(key: CellKey, stored: StoredCell, main_metric: str) -> CellSummary:
     record = next(
         (r for r in stored.records if r.metric == main_metric and r.split == "test"), stored.records[0]
     )
