@@ -78,9 +78,9 @@ def to_stored(
         photometric: ``MONOCHROME1`` or ``MONOCHROME2``.
         vendor: Tone curve and header conventions.
         rng: Random source for the vendor's range choices.
-        window_sample: Presentation values the window is computed from; the pixels of
-            ``image`` inside ``breast`` when omitted. The generator passes the breast before
-            lesions are drawn: bright specks in the top percentile would otherwise widen the
+        window_sample: Presentation values the window is computed from, or None for the
+            pixels of ``image`` inside ``breast``. The generator passes the breast before
+            lesions are drawn. Otherwise bright specks in the top percentile would widen the
             window and darken the whole image, a global cue that gives the label away.
     """
     max_value = 2**bits_stored - 1

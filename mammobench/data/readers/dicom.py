@@ -4,10 +4,10 @@ The steps follow DICOM PS3.4 Annex N (grayscale pipeline), each applied exactly 
 
 1. **Stored values** decoded by pydicom (JPEG 2000, JPEG-LS and RLE through the pylibjpeg
    plugins), checked against BitsStored and PixelRepresentation. pydicom discards the unused
-   high bits of native and RLE data, as the standard asks readers to. Set bits there can also
-   mean a wrong BitsStored tag, which scrambles the image, so unsigned native data with such
-   bits is read the standard way with a warning naming the file. Decoded compressed values
-   above BitsStored raise.
+   high bits of native and RLE data, where older files kept overlay planes. Set bits there can
+   also mean a wrong BitsStored tag, which scrambles the image. So unsigned native data with
+   such bits is read with them discarded, and a warning names the file. Decoded compressed
+   values above BitsStored raise.
 2. **Modality LUT**: the Modality LUT Sequence if present, else RescaleSlope/RescaleIntercept,
    else the identity (pydicom's ``apply_modality_lut``).
 3. **VOI**, producing values in [0, 1]:
@@ -86,10 +86,10 @@ def read_dicom(path: str | Path) -> np.ndarray:
 def _check_native_high_bits(dataset: Dataset, bits_stored: int, signed: bool, path: str | Path) -> None:
     """Warn when unsigned native Pixel Data has bits set above BitsStored.
 
-    Readers must ignore those bits (old files kept overlays there), and pydicom masks them. But
-    the same bits appear when BitsStored is simply too small, and then the masked values are
-    scrambled, so the warning names the file and the smallest BitsStored that fits. Signed data
-    is not checked, because writers differ on whether they sign-extend into the unused bits.
+    pydicom masks those bits, which older files used for overlay planes. The same bits are set
+    when BitsStored is simply too small, and then the masked values are scrambled, so the warning
+    names the file and the smallest BitsStored that fits. Signed data is not checked, because
+    writers differ on whether they sign-extend into the unused bits.
     """
     bits_allocated = int(dataset.get("BitsAllocated", 0) or 0)
     transfer_syntax = _transfer_syntax(dataset)
@@ -105,8 +105,8 @@ def _check_native_high_bits(dataset: Dataset, bits_stored: int, signed: bool, pa
     maximum = int(raw.max())
     if maximum >> bits_stored:
         logger.warning(
-            "%s: raw pixel values reach %d, above the %d that BitsStored %d allows; the bits above "
-            "BitsStored are ignored as the standard requires, but if they are image data the "
+            "%s: raw pixel values reach %d, above the %d that BitsStored %d allows. The bits above "
+            "BitsStored are discarded, as for an overlay plane; if they are image data, the "
             "BitsStored tag is wrong (it should be at least %d) and the image will look scrambled",
             path,
             maximum,

@@ -60,7 +60,7 @@ def test_fixed_image_is_embedded_again(tiny_encoder, tiny_manifest, tiny_data, e
     embed(tiny_encoder, tiny_manifest, embedding_cache)
     damaged = tiny_manifest.root / "damaged.png"
     tiny_data.write_mammogram(damaged, seed=99)
-    # Some file systems store coarse times; move the change clearly after the cache entry.
+    # Some file systems store coarse times, so move the change clearly after the cache entry.
     later = damaged.stat().st_mtime + 10
     os.utime(damaged, (later, later))
 

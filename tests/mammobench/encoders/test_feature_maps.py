@@ -34,7 +34,7 @@ def test_fixed_image_gets_feature_maps(tiny_encoder, tiny_manifest, tiny_data, e
     compute_feature_maps(tiny_encoder, tiny_manifest, SMALL, **options)
     damaged = tiny_manifest.root / "damaged.png"
     tiny_data.write_mammogram(damaged, seed=99)
-    # Some file systems store coarse times; move the change clearly after the cache entry.
+    # Some file systems store coarse times, so move the change clearly after the cache entry.
     later = damaged.stat().st_mtime + 10
     os.utime(damaged, (later, later))
 

@@ -132,7 +132,7 @@ def test_zero_contrast_draws_no_lesion(tmp_path: Path, small_config, make_plans)
     assert visible[rows, columns].mean() > hidden[rows, columns].mean()
 
 
-def test_lesions_leave_the_display_window_unchanged(tmp_path: Path, small_config, make_plans) -> None:
+def test_lesions_keep_display_window(tmp_path: Path, small_config, make_plans) -> None:
     # A window widened by bright specks would darken the whole image: a global label cue.
     plan = make_plans(1)[0]
     generate_patient(small_config(finding_rates=_LESION_RATES, lesion_contrast=1.0), plan, tmp_path / "a")
